@@ -68,7 +68,7 @@ CREATE INDEX IF NOT EXISTS tags_manifest ON tags(manifest_digest);
 -- Unpacked layers, one per chain ID, under snapshots/<id>. A row exists only for
 -- a snapshot that was completely built and renamed into place.
 CREATE TABLE IF NOT EXISTS snapshots (
-  id               INTEGER PRIMARY KEY,
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
   chain_id         TEXT NOT NULL UNIQUE,
   diff_id          TEXT NOT NULL,
   parent_chain_id  TEXT,

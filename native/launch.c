@@ -1,0 +1,925 @@
+// launch: mydocker's container launcher.
+//
+// Node runs this helper directly (no unshare(1) in between; docs/runtime.md says
+// why). It is two processes:
+//
+//   the supervisor  stays in the host's namespaces, dies with node (parent-death
+//                   signal), forwards signals to the container, applies the stop
+//                   timeout, relays the exit status and reports through fd 3;
+//   the container   made by clone() in new PID, mount, UTS, IPC (and network)
+//                   namespaces, so it is PID 1; it mounts the overlay root, the
+//                   kernel file systems and the etc files, pivots into the root,
+//                   takes the image's user, working directory and environment,
+//                   and execs the command, which stays PID 1.
+//
+// Usage: launch [OPTION VALUE]... -- COMMAND [ARG]...
+// The environment of this process is the container's environment, exactly.
+// fd 3, when open, is the report channel read by node: "error CODE MESSAGE\n"
+// when the container could not be started, "signal N\n" when the command died
+// from signal N. Without fd 3 the messages go to stderr. Exit status: the
+// command's, 128+N for signal N, 125 setup failure, 126 cannot execute, 127 not
+// found.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_SETUP 125
+#define EXIT_CANNOT_EXECUTE 126
+#define EXIT_NOT_FOUND 127
+#define REPORT_FD 3
+#define MAX_PATH 4096
+
+static const char DEFAULT_PATH[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// Docker's default capability set.
+static const int DEFAULT_CAPABILITIES[] = {
+    CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD, CAP_NET_RAW, CAP_SETGID,
+    CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL,
+    CAP_AUDIT_WRITE,
+};
+
+static const char *const CAPABILITY_NAMES[] = {
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+};
+#define CAPABILITY_COUNT ((int)(sizeof CAPABILITY_NAMES / sizeof CAPABILITY_NAMES[0]))
+
+// Signals the supervisor passes on to the container, as `docker run` does.
+static const int FORWARDED_SIGNALS[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+#define FORWARDED_COUNT ((int)(sizeof FORWARDED_SIGNALS / sizeof FORWARDED_SIGNALS[0]))
+
+// Paths of /proc and /sys hidden from the container, and those made read-only,
+// as Docker's default spec does.
+static const char *const MASKED_PATHS[] = {
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+};
+static const char *const READ_ONLY_PATHS[] = {
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+
+struct volume {
+    const char *source;
+    const char *target;
+    bool read_only;
+    int tree;  // detached copy of the host path, taken before pivot_root
+};
+
+struct options {
+    pid_t parent_pid;
+    const char *container_dir;
+    const char **lower_dirs;
+    int lower_count;
+    const char *hostname;
+    const char *cwd;
+    const char *user;
+    bool new_network;
+    bool init;
+    bool read_only;
+    bool privileged;
+    int stop_timeout;
+    struct volume *volumes;
+    int volume_count;
+    const char **tmpfs_paths;
+    int tmpfs_count;
+    unsigned long long capabilities;  // bit N = capability N
+    char **command;
+};
+
+struct identity {
+    uid_t uid;
+    gid_t gid;
+    gid_t groups[NGROUPS_MAX];
+    int group_count;
+    char home[MAX_PATH];
+};
+
+static int report_fd = -1;
+
+// Reports why the container could not start and exits with `code`. A message
+// goes to node over fd 3 when node listens there, else to stderr.
+__attribute__((noreturn, format(printf, 2, 3))) static void fail(int code, const char *format, ...) {
+    char message[2048];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(message, sizeof message, format, args);
+    va_end(args);
+
+    char line[2200];
+    int length = report_fd >= 0 ? snprintf(line, sizeof line, "error %d %s\n", code, message)
+                                : snprintf(line, sizeof line, "mydocker: %s\n", message);
+    if (length > (int)sizeof line - 1) length = sizeof line - 1;
+    if (write(report_fd >= 0 ? report_fd : STDERR_FILENO, line, length) < 0) {
+        // Nothing else can be done: the exit status still tells.
+    }
+    _exit(code);
+}
+
+__attribute__((noreturn)) static void fail_errno(const char *what) {
+    fail(EXIT_SETUP, "%s: %s", what, strerror(errno));
+}
+
+// ---------------------------------------------------------------- options
+
+static void *allocate(size_t count, size_t size) {
+    void *memory = calloc(count ? count : 1, size);
+    if (memory == NULL) fail_errno("allocating memory");
+    return memory;
+}
+
+static int capability_number(const char *name) {
+    if (strncasecmp(name, "CAP_", 4) == 0) name += 4;
+    for (int number = 0; number < CAPABILITY_COUNT; number++) {
+        if (strcasecmp(name, CAPABILITY_NAMES[number]) == 0) return number;
+    }
+    fail(EXIT_SETUP, "unknown capability \"%s\"", name);
+}
+
+static unsigned long long all_capabilities(void) {
+    return (1ULL << CAPABILITY_COUNT) - 1;
+}
+
+static void change_capability(struct options *options, const char *name, bool add) {
+    unsigned long long bits = strcasecmp(name, "ALL") == 0 ? all_capabilities() : 1ULL << capability_number(name);
+    if (add) options->capabilities |= bits;
+    else options->capabilities &= ~bits;
+}
+
+static void parse_volume(struct volume *volume, const char *value) {
+    char *copy = strdup(value);
+    char *separator = copy == NULL ? NULL : strchr(copy, ':');
+    if (separator == NULL) fail(EXIT_SETUP, "volume \"%s\" is not HOST:CONTAINER[:ro]", value);
+    *separator = '\0';
+    volume->source = copy;
+    volume->target = separator + 1;
+    char *mode = strchr(separator + 1, ':');
+    if (mode != NULL) {
+        *mode = '\0';
+        if (strcmp(mode + 1, "ro") == 0) volume->read_only = true;
+        else if (strcmp(mode + 1, "rw") != 0) fail(EXIT_SETUP, "volume \"%s\" has unknown mode \"%s\"", value, mode + 1);
+    }
+    if (volume->source[0] != '/' || volume->target[0] != '/') {
+        fail(EXIT_SETUP, "volume \"%s\" needs absolute host and container paths", value);
+    }
+}
+
+// Options come in "--name value" pairs, flags alone, until "--".
+static void parse_options(int argc, char **argv, struct options *options) {
+    memset(options, 0, sizeof *options);
+    options->hostname = "localhost";
+    options->cwd = "/";
+    options->user = "";
+    options->stop_timeout = 10;
+    options->lower_dirs = allocate(argc, sizeof(char *));
+    options->volumes = allocate(argc, sizeof(struct volume));
+    options->tmpfs_paths = allocate(argc, sizeof(char *));
+    for (size_t index = 0; index < sizeof DEFAULT_CAPABILITIES / sizeof DEFAULT_CAPABILITIES[0]; index++) {
+        options->capabilities |= 1ULL << DEFAULT_CAPABILITIES[index];
+    }
+
+    int index = 1;
+    for (; index < argc && strcmp(argv[index], "--") != 0; index++) {
+        const char *name = argv[index];
+        if (strcmp(name, "--init") == 0) { options->init = true; continue; }
+        if (strcmp(name, "--read-only") == 0) { options->read_only = true; continue; }
+        if (strcmp(name, "--privileged") == 0) { options->privileged = true; continue; }
+        if (index + 1 >= argc) fail(EXIT_SETUP, "option %s needs a value", name);
+        const char *value = argv[++index];
+        if (strcmp(name, "--parent-pid") == 0) options->parent_pid = atoi(value);
+        else if (strcmp(name, "--container-dir") == 0) options->container_dir = value;
+        else if (strcmp(name, "--lower") == 0) options->lower_dirs[options->lower_count++] = value;
+        else if (strcmp(name, "--hostname") == 0) options->hostname = value;
+        else if (strcmp(name, "--cwd") == 0) options->cwd = value;
+        else if (strcmp(name, "--user") == 0) options->user = value;
+        else if (strcmp(name, "--network") == 0) options->new_network = strcmp(value, "none") == 0;
+        else if (strcmp(name, "--stop-timeout") == 0) options->stop_timeout = atoi(value);
+        else if (strcmp(name, "--volume") == 0) parse_volume(&options->volumes[options->volume_count++], value);
+        else if (strcmp(name, "--tmpfs") == 0) options->tmpfs_paths[options->tmpfs_count++] = value;
+        else if (strcmp(name, "--cap-add") == 0) change_capability(options, value, true);
+        else if (strcmp(name, "--cap-drop") == 0) change_capability(options, value, false);
+        else fail(EXIT_SETUP, "unknown option %s", name);
+    }
+
+    if (index + 1 >= argc) fail(EXIT_SETUP, "no command specified");
+    if (options->container_dir == NULL || options->lower_count == 0) {
+        fail(EXIT_SETUP, "--container-dir and at least one --lower are required");
+    }
+    if (options->privileged) options->capabilities = all_capabilities();
+    options->command = &argv[index + 1];
+}
+
+// ---------------------------------------------------------------- small helpers
+
+static void join_path(char *out, const char *directory, const char *name) {
+    if (snprintf(out, MAX_PATH, "%s/%s", directory, name) >= MAX_PATH) {
+        errno = ENAMETOOLONG;
+        fail_errno(directory);
+    }
+}
+
+// mkdir -p; existing directories are fine.
+static int make_directories(const char *path, mode_t mode) {
+    char partial[MAX_PATH];
+    if (strlen(path) >= sizeof partial) { errno = ENAMETOOLONG; return -1; }
+    strcpy(partial, path);
+    for (char *slash = partial + 1; *slash; slash++) {
+        if (*slash != '/') continue;
+        *slash = '\0';
+        if (mkdir(partial, mode) < 0 && errno != EEXIST) return -1;
+        *slash = '/';
+    }
+    if (mkdir(partial, mode) < 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+// Makes an empty file (and its directory) to mount a file over.
+static void make_mount_point_file(const char *path) {
+    char directory[MAX_PATH];
+    snprintf(directory, sizeof directory, "%s", path);
+    char *slash = strrchr(directory, '/');
+    if (slash != NULL && slash != directory) {
+        *slash = '\0';
+        if (make_directories(directory, 0755) < 0) fail_errno(directory);
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0 && errno != EISDIR && errno != ELOOP) fail_errno(path);
+    if (fd >= 0) close(fd);
+}
+
+static void mount_or_fail(const char *source, const char *target, const char *type, unsigned long flags, const char *data) {
+    if (mount(source, target, type, flags, data) < 0) {
+        char what[MAX_PATH + 64];
+        snprintf(what, sizeof what, "mounting %s on %s", type ? type : source, target);
+        fail_errno(what);
+    }
+}
+
+// ---------------------------------------------------------------- overlay root
+
+// The kernel explains a failed fsconfig in the context's message queue.
+static void fail_with_context(int context, const char *what) {
+    int saved = errno;
+    char message[512];
+    ssize_t length = read(context, message, sizeof message - 1);
+    if (length > 0) {
+        message[length] = '\0';
+        if (message[length - 1] == '\n') message[length - 1] = '\0';
+        fail(EXIT_SETUP, "%s: %s (%s)", what, strerror(saved), message);
+    }
+    errno = saved;
+    fail_errno(what);
+}
+
+// Length of the directory prefix (ending in '/') that every lower dir shares, so
+// the lowers can be named relative to it: fsconfig takes at most 256 bytes a value
+// and the classic mount options at most a page.
+static size_t common_directory_length(const struct options *options) {
+    const char *first = options->lower_dirs[0];
+    const char *last_slash = strrchr(first, '/');
+    size_t length = last_slash ? (size_t)(last_slash - first) + 1 : 0;
+    for (int index = 1; index < options->lower_count; index++) {
+        while (length > 0 && strncmp(options->lower_dirs[index], first, length) != 0) {
+            do length--; while (length > 0 && first[length - 1] != '/');
+        }
+    }
+    return length;
+}
+
+// Appends `text` to `out` escaping the overlay option separators.
+static void append_escaped(char *out, size_t size, const char *text) {
+    size_t used = strlen(out);
+    for (; *text && used + 2 < size; text++) {
+        if (*text == ':' || *text == ',' || *text == '\\') out[used++] = '\\';
+        out[used++] = *text;
+    }
+    out[used] = '\0';
+}
+
+// Kernels before 6.8 lack "lowerdir+": one option string with every layer.
+static void mount_overlay_classic(const struct options *options, size_t prefix, const char *upper, const char *work, const char *rootfs) {
+    static char data[MAX_PATH];
+    strcpy(data, "lowerdir=");
+    for (int index = 0; index < options->lower_count; index++) {
+        if (index > 0) strcat(data, ":");
+        append_escaped(data, sizeof data, options->lower_dirs[index] + prefix);
+    }
+    strcat(data, ",upperdir=");
+    append_escaped(data, sizeof data, upper);
+    strcat(data, ",workdir=");
+    append_escaped(data, sizeof data, work);
+    if (strlen(data) >= sizeof data - 2) {
+        errno = E2BIG;
+        fail_errno("overlay options for the image layers");
+    }
+    mount_or_fail("overlay", rootfs, "overlay", 0, data);
+}
+
+static void mount_overlay(const struct options *options, const char *upper, const char *work, const char *rootfs) {
+    size_t prefix = common_directory_length(options);
+    if (prefix > 0) {
+        char directory[MAX_PATH];
+        snprintf(directory, sizeof directory, "%.*s", (int)prefix, options->lower_dirs[0]);
+        if (chdir(directory) < 0) fail_errno(directory);
+    }
+
+    int context = fsopen("overlay", FSOPEN_CLOEXEC);
+    if (context < 0) fail_errno("opening an overlay file system");
+    for (int index = 0; index < options->lower_count; index++) {
+        const char *lower = options->lower_dirs[index] + prefix;
+        if (fsconfig(context, FSCONFIG_SET_STRING, "lowerdir+", lower, 0) == 0) continue;
+        if (index == 0 && errno == EINVAL) {
+            close(context);
+            mount_overlay_classic(options, prefix, upper, work, rootfs);
+            return;
+        }
+        char what[MAX_PATH + 32];
+        snprintf(what, sizeof what, "overlay lower dir %s", options->lower_dirs[index]);
+        fail_with_context(context, what);
+    }
+    if (fsconfig(context, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0) fail_with_context(context, upper);
+    if (fsconfig(context, FSCONFIG_SET_STRING, "workdir", work, 0) < 0) fail_with_context(context, work);
+    if (fsconfig(context, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) fail_with_context(context, "creating the overlay root");
+
+    int mount_fd = fsmount(context, FSMOUNT_CLOEXEC, 0);
+    if (mount_fd < 0) fail_with_context(context, "mounting the overlay root");
+    if (move_mount(mount_fd, "", AT_FDCWD, rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0) fail_errno(rootfs);
+    close(mount_fd);
+    close(context);
+}
+
+// ---------------------------------------------------------------- bind sources
+
+// A detached copy of a host file or tree, taken while the host is still in view;
+// it is attached inside the new root after pivot_root.
+static int clone_tree(const char *path, bool recursive) {
+    int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+    if (tree < 0) {
+        char what[MAX_PATH + 32];
+        snprintf(what, sizeof what, "bind source %s", path);
+        fail_errno(what);
+    }
+    return tree;
+}
+
+static void make_read_only(int tree, const char *what) {
+    struct mount_attr attributes = {.attr_set = MOUNT_ATTR_RDONLY};
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attributes, sizeof attributes) < 0) fail_errno(what);
+}
+
+// Attaches a detached tree at `target`, resolved inside the current root: after
+// pivot_root, "/" is the container's root, so no symlink can lead out of it.
+static void attach_tree(int tree, const char *target) {
+    if (move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+        char what[MAX_PATH + 32];
+        snprintf(what, sizeof what, "mounting on %s", target);
+        fail_errno(what);
+    }
+    close(tree);
+}
+
+struct etc_files {
+    int hosts, hostname, resolv_conf;
+};
+
+static void clone_etc_files(const struct options *options, struct etc_files *files) {
+    char path[MAX_PATH];
+    join_path(path, options->container_dir, "hosts");
+    files->hosts = clone_tree(path, false);
+    join_path(path, options->container_dir, "hostname");
+    files->hostname = clone_tree(path, false);
+    join_path(path, options->container_dir, "resolv.conf");
+    files->resolv_conf = clone_tree(path, false);
+}
+
+static void clone_volumes(struct options *options) {
+    for (int index = 0; index < options->volume_count; index++) {
+        struct volume *volume = &options->volumes[index];
+        volume->tree = clone_tree(volume->source, true);
+        if (volume->read_only) make_read_only(volume->tree, volume->source);
+    }
+}
+
+// ---------------------------------------------------------------- the new root
+
+// pivot_root(".", ".") stacks the old root on the new one; detaching it leaves no
+// path to any host file, which a chroot would (a root process can climb out).
+static void enter_root(const char *rootfs) {
+    if (chdir(rootfs) < 0) fail_errno(rootfs);
+    if (syscall(SYS_pivot_root, ".", ".") < 0) fail_errno("pivot_root into the container root");
+    if (umount2(".", MNT_DETACH) < 0) fail_errno("detaching the host root");
+    if (chdir("/") < 0) fail_errno("/");
+}
+
+static void make_device(const char *path, unsigned int major_number, unsigned int minor_number) {
+    if (mknod(path, S_IFCHR | 0666, makedev(major_number, minor_number)) < 0) fail_errno(path);
+}
+
+static void make_symlink(const char *target, const char *path) {
+    if (symlink(target, path) < 0 && errno != EEXIST) fail_errno(path);
+}
+
+// A tmpfs /dev with the device nodes Docker gives every container.
+static void mount_dev(void) {
+    const unsigned long secure = MS_NOSUID | MS_NOEXEC | MS_NODEV;
+    mount_or_fail("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+    make_device("/dev/null", 1, 3);
+    make_device("/dev/zero", 1, 5);
+    make_device("/dev/full", 1, 7);
+    make_device("/dev/random", 1, 8);
+    make_device("/dev/urandom", 1, 9);
+    make_device("/dev/tty", 5, 0);
+    make_symlink("/proc/self/fd", "/dev/fd");
+    make_symlink("/proc/self/fd/0", "/dev/stdin");
+    make_symlink("/proc/self/fd/1", "/dev/stdout");
+    make_symlink("/proc/self/fd/2", "/dev/stderr");
+    make_symlink("/proc/kcore", "/dev/core");
+    make_symlink("pts/ptmx", "/dev/ptmx");
+
+    if (mkdir("/dev/pts", 0755) < 0) fail_errno("/dev/pts");
+    mount_or_fail("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+    if (mkdir("/dev/shm", 01777) < 0) fail_errno("/dev/shm");
+    mount_or_fail("shm", "/dev/shm", "tmpfs", secure, "mode=1777,size=65536k");
+    if (mkdir("/dev/mqueue", 0755) < 0) fail_errno("/dev/mqueue");
+    mount_or_fail("mqueue", "/dev/mqueue", "mqueue", secure, NULL);
+}
+
+static void hide_path(const char *path) {
+    struct stat status;
+    if (lstat(path, &status) < 0) return;  // this kernel does not have it
+    if (S_ISDIR(status.st_mode)) mount_or_fail("tmpfs", path, "tmpfs", MS_RDONLY, NULL);
+    else mount_or_fail("/dev/null", path, NULL, MS_BIND, NULL);
+}
+
+static void make_path_read_only(const char *path) {
+    if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+        if (errno == ENOENT) return;
+        fail_errno(path);
+    }
+    mount_or_fail(path, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL);
+}
+
+static void mount_kernel_file_systems(const struct options *options) {
+    const unsigned long secure = MS_NOSUID | MS_NOEXEC | MS_NODEV;
+    if (mkdir("/proc", 0555) < 0 && errno != EEXIST) fail_errno("/proc");
+    mount_or_fail("proc", "/proc", "proc", secure, NULL);
+    if (mkdir("/sys", 0555) < 0 && errno != EEXIST) fail_errno("/sys");
+    mount_or_fail("sysfs", "/sys", "sysfs", secure | MS_RDONLY, NULL);
+    if (mkdir("/dev", 0755) < 0 && errno != EEXIST) fail_errno("/dev");
+    mount_dev();
+    if (options->privileged) return;
+
+    for (size_t index = 0; index < sizeof MASKED_PATHS / sizeof MASKED_PATHS[0]; index++) hide_path(MASKED_PATHS[index]);
+    for (size_t index = 0; index < sizeof READ_ONLY_PATHS / sizeof READ_ONLY_PATHS[0]; index++) {
+        make_path_read_only(READ_ONLY_PATHS[index]);
+    }
+}
+
+static void attach_etc_files(const struct etc_files *files) {
+    make_mount_point_file("/etc/hosts");
+    attach_tree(files->hosts, "/etc/hosts");
+    make_mount_point_file("/etc/hostname");
+    attach_tree(files->hostname, "/etc/hostname");
+    make_mount_point_file("/etc/resolv.conf");
+    attach_tree(files->resolv_conf, "/etc/resolv.conf");
+}
+
+static void attach_volumes(const struct options *options) {
+    for (int index = 0; index < options->volume_count; index++) {
+        const struct volume *volume = &options->volumes[index];
+        struct stat status;
+        if (fstat(volume->tree, &status) < 0) fail_errno(volume->source);
+        if (S_ISDIR(status.st_mode)) {
+            if (make_directories(volume->target, 0755) < 0) fail_errno(volume->target);
+        } else {
+            make_mount_point_file(volume->target);
+        }
+        attach_tree(volume->tree, volume->target);
+    }
+}
+
+static void mount_tmpfs_paths(const struct options *options) {
+    for (int index = 0; index < options->tmpfs_count; index++) {
+        const char *path = options->tmpfs_paths[index];
+        if (make_directories(path, 0755) < 0) fail_errno(path);
+        mount_or_fail("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777");
+    }
+}
+
+// --read-only: the root itself; the mounts on it keep their own flags.
+static void make_root_read_only(void) {
+    mount_or_fail("/", "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+}
+
+// A new network namespace has only lo, and it is down.
+static void bring_loopback_up(void) {
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) fail_errno("socket for the loopback interface");
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strcpy(request.ifr_name, "lo");
+    request.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+    if (ioctl(sock, SIOCSIFFLAGS, &request) < 0) fail_errno("bringing up the loopback interface");
+    close(sock);
+}
+
+// ---------------------------------------------------------------- the user
+
+// Reads `path` inside the container's root; a missing file reads as empty.
+static char *read_text_file(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    size_t capacity = 8192, used = 0;
+    char *text = allocate(capacity, 1);
+    for (;;) {
+        if (used + 1 >= capacity) {
+            capacity *= 2;
+            text = realloc(text, capacity);
+            if (text == NULL) fail_errno("allocating memory");
+        }
+        ssize_t count = read(fd, text + used, capacity - used - 1);
+        if (count < 0) fail_errno(path);
+        if (count == 0) break;
+        used += count;
+    }
+    close(fd);
+    text[used] = '\0';
+    return text;
+}
+
+// Splits one colon-separated line into at most `max` fields; returns the count.
+static int split_fields(char *line, char **fields, int max) {
+    int count = 0;
+    fields[count++] = line;
+    for (char *cursor = line; *cursor && count < max; cursor++) {
+        if (*cursor != ':') continue;
+        *cursor = '\0';
+        fields[count++] = cursor + 1;
+    }
+    return count;
+}
+
+static bool parse_id(const char *text, unsigned long *id) {
+    if (*text == '\0') return false;
+    char *end;
+    errno = 0;
+    *id = strtoul(text, &end, 10);
+    return *end == '\0' && errno == 0 && *id < 0xffffffffUL;
+}
+
+// Finds the passwd entry whose name (or uid, when numeric) matches `user`.
+static bool find_passwd_entry(const char *user, struct identity *identity, char *name, size_t name_size) {
+    char *text = read_text_file("/etc/passwd");
+    unsigned long wanted_uid;
+    bool numeric = parse_id(user, &wanted_uid);
+    bool found = false;
+    for (char *line = text ? strtok(text, "\n") : NULL; line && !found; line = strtok(NULL, "\n")) {
+        char *fields[7];
+        if (split_fields(line, fields, 7) < 7) continue;
+        unsigned long uid, gid;
+        if (!parse_id(fields[2], &uid) || !parse_id(fields[3], &gid)) continue;
+        if (numeric ? uid != wanted_uid : strcmp(fields[0], user) != 0) continue;
+        identity->uid = uid;
+        identity->gid = gid;
+        snprintf(identity->home, sizeof identity->home, "%s", fields[5]);
+        snprintf(name, name_size, "%s", fields[0]);
+        found = true;
+    }
+    free(text);
+    return found;
+}
+
+// Looks `group` (name or gid) up in /etc/group; collects the groups listing
+// `member` as supplementary groups on the way.
+static bool scan_groups(const char *group, gid_t *gid, const char *member, struct identity *identity) {
+    char *text = read_text_file("/etc/group");
+    unsigned long wanted_gid;
+    bool numeric = group != NULL && parse_id(group, &wanted_gid);
+    bool found = false;
+    for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+        char *fields[4];
+        if (split_fields(line, fields, 4) < 4) continue;
+        unsigned long id;
+        if (!parse_id(fields[2], &id)) continue;
+        if (group != NULL && !found && (numeric ? id == wanted_gid : strcmp(fields[0], group) == 0)) {
+            *gid = id;
+            found = true;
+        }
+        if (member == NULL || member[0] == '\0') continue;
+        char *members_cursor;
+        for (char *name = strtok_r(fields[3], ",", &members_cursor); name; name = strtok_r(NULL, ",", &members_cursor)) {
+            if (strcmp(name, member) == 0 && identity->group_count < NGROUPS_MAX) {
+                identity->groups[identity->group_count++] = id;
+            }
+        }
+    }
+    free(text);
+    return found;
+}
+
+// Docker's --user: uid, uid:gid, name, name:group. Numbers need no entry (a bare
+// uid then gets gid 0); names must exist in the image's files, not the host's.
+static void resolve_user(const char *spec, struct identity *identity) {
+    char user[256], name[256] = "";
+    snprintf(user, sizeof user, "%s", spec[0] ? spec : "0");
+    char *group = strchr(user, ':');
+    if (group != NULL) *group++ = '\0';
+
+    memset(identity, 0, sizeof *identity);
+    strcpy(identity->home, "/");
+    unsigned long id;
+    bool numeric_user = parse_id(user, &id);
+    if (!find_passwd_entry(user, identity, name, sizeof name)) {
+        if (!numeric_user) fail(EXIT_SETUP, "unable to find user %s: no matching entries in passwd file", user);
+        identity->uid = id;
+        identity->gid = 0;
+    }
+
+    gid_t gid = identity->gid;
+    bool group_found = scan_groups(group, &gid, name, identity);
+    if (group != NULL && !group_found) {
+        if (!parse_id(group, &id)) fail(EXIT_SETUP, "unable to find group %s: no matching entries in group file", group);
+        gid = id;
+    }
+    identity->gid = gid;
+}
+
+static void take_identity(const struct identity *identity) {
+    if (setgroups(identity->group_count, identity->groups) < 0) fail_errno("setting supplementary groups");
+    if (setgid(identity->gid) < 0) fail_errno("setting the group id");
+    if (setuid(identity->uid) < 0) fail_errno("setting the user id");
+}
+
+// ---------------------------------------------------------------- privileges
+
+static void drop_capabilities(const struct options *options) {
+    for (int number = 0; number <= CAP_LAST_CAP; number++) {
+        if (options->capabilities & (1ULL << number)) continue;
+        if (prctl(PR_CAPBSET_DROP, number, 0, 0, 0) < 0 && errno != EINVAL) fail_errno("dropping a capability");
+    }
+}
+
+// After setuid: root keeps exactly the chosen set; other users have none.
+static void set_capabilities(const struct options *options, uid_t uid) {
+    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    if (uid == 0) {
+        for (int word = 0; word < 2; word++) {
+            unsigned int bits = (unsigned int)(options->capabilities >> (32 * word));
+            data[word].effective = data[word].permitted = data[word].inheritable = bits;
+        }
+    }
+    if (syscall(SYS_capset, &header, data) < 0) fail_errno("setting capabilities");
+    if (!options->privileged && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail_errno("setting no_new_privs");
+}
+
+// ---------------------------------------------------------------- the command
+
+static char **environment_with_home(const char *home) {
+    int count = 0;
+    for (char **entry = environ; *entry; entry++) {
+        if (strncmp(*entry, "HOME=", 5) == 0) return environ;
+        count++;
+    }
+    char **environment = allocate(count + 2, sizeof(char *));
+    memcpy(environment, environ, count * sizeof(char *));
+    environment[count] = allocate(strlen(home) + 6, 1);
+    sprintf(environment[count], "HOME=%s", home);
+    return environment;
+}
+
+static const char *container_path(char **environment) {
+    for (char **entry = environment; *entry; entry++) {
+        if (strncmp(*entry, "PATH=", 5) == 0) return *entry + 5;
+    }
+    return DEFAULT_PATH;
+}
+
+static int exit_code_for(int error) {
+    return error == ENOENT || error == ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE;
+}
+
+// execvp inside the container: the container's PATH, no shell fallback. Only
+// returns through fail().
+__attribute__((noreturn)) static void execute(char **command, char **environment) {
+    const char *program = command[0];
+    if (strchr(program, '/') != NULL) {
+        execve(program, command, environment);
+        fail(exit_code_for(errno), "exec %s: %s", program, strerror(errno));
+    }
+
+    const char *path = container_path(environment);
+    int denied = 0;
+    for (const char *start = path;; start++) {
+        const char *end = strchrnul(start, ':');
+        char candidate[MAX_PATH];
+        int length = snprintf(candidate, sizeof candidate, "%.*s/%s", (int)(end - start), start, program);
+        if (end == start) length = snprintf(candidate, sizeof candidate, "%s", program);
+        if (length < (int)sizeof candidate) {
+            execve(candidate, command, environment);
+            if (errno != ENOENT && errno != ENOTDIR) denied = errno;
+        }
+        if (*end == '\0') break;
+        start = end;
+    }
+    if (denied) fail(EXIT_CANNOT_EXECUTE, "exec %s: %s", program, strerror(denied));
+    fail(EXIT_NOT_FOUND, "exec \"%s\": executable file not found in $PATH", program);
+}
+
+// --init: PID 1 stays ours, forks the command, passes signals on and reaps every
+// orphan; it exits as the command did.
+__attribute__((noreturn)) static void run_init(char **command, char **environment, const sigset_t *blocked) {
+    pid_t child = fork();
+    if (child < 0) fail_errno("forking the command");
+    if (child == 0) {
+        sigprocmask(SIG_UNBLOCK, blocked, NULL);
+        execute(command, environment);
+    }
+    if (report_fd >= 0) close(report_fd);
+
+    for (;;) {
+        int sig = sigwaitinfo(blocked, NULL);
+        if (sig < 0) continue;
+        if (sig != SIGCHLD) {
+            kill(child, sig);
+            continue;
+        }
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            if (pid != child) continue;
+            _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the container process
+
+// Dies with the supervisor. The pipe's write end is held only by the supervisor,
+// so a hang-up means it died before the parent-death signal was armed.
+static void die_with_supervisor(int liveness) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail_errno("setting the parent-death signal");
+    struct pollfd poll_fd = {.fd = liveness, .events = POLLIN};
+    if (poll(&poll_fd, 1, 0) > 0 && (poll_fd.revents & (POLLHUP | POLLIN))) _exit(EXIT_SETUP);
+}
+
+__attribute__((noreturn)) static void run_container(struct options *options, int liveness, const sigset_t *blocked) {
+    die_with_supervisor(liveness);
+    close(liveness);
+    umask(0);
+
+    // Nothing mounted here may reach the host's mount tree.
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) fail_errno("making / private");
+
+    char upper[MAX_PATH], work[MAX_PATH], rootfs[MAX_PATH];
+    join_path(upper, options->container_dir, "upper");
+    join_path(work, options->container_dir, "work");
+    join_path(rootfs, options->container_dir, "rootfs");
+    if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(rootfs, 0755) < 0) {
+        fail_errno("making the container directories");
+    }
+    mount_overlay(options, upper, work, rootfs);
+
+    struct etc_files etc_files;
+    clone_etc_files(options, &etc_files);
+    clone_volumes(options);
+    enter_root(rootfs);
+
+    mount_kernel_file_systems(options);
+    attach_etc_files(&etc_files);
+    attach_volumes(options);
+    mount_tmpfs_paths(options);
+    if (options->read_only) make_root_read_only();
+    if (options->new_network) bring_loopback_up();
+    if (sethostname(options->hostname, strlen(options->hostname)) < 0) fail_errno("setting the hostname");
+
+    struct identity identity;
+    resolve_user(options->user, &identity);
+    char **environment = environment_with_home(identity.home);
+    if (make_directories(options->cwd, 0755) < 0 && errno != EEXIST) fail_errno(options->cwd);
+    if (chdir(options->cwd) < 0) fail_errno(options->cwd);
+
+    drop_capabilities(options);
+    take_identity(&identity);
+    set_capabilities(options, identity.uid);
+    // A change of credentials clears the parent-death signal; arm it again.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail_errno("setting the parent-death signal");
+    umask(022);
+
+    if (options->init) run_init(options->command, environment, blocked);
+    sigprocmask(SIG_UNBLOCK, blocked, NULL);
+    execute(options->command, environment);
+}
+
+// ---------------------------------------------------------------- the supervisor
+
+static void report_signal(int sig) {
+    if (report_fd < 0) return;
+    char line[32];
+    int length = snprintf(line, sizeof line, "signal %d\n", sig);
+    if (write(report_fd, line, length) < 0) {
+        // Node then sees only the exit status, 128+N, which says the same.
+    }
+}
+
+static long long now_milliseconds(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec * 1000LL + now.tv_nsec / 1000000;
+}
+
+// Waits for the container, passing signals on. After a SIGTERM the container
+// has `stop_timeout` seconds before its PID 1 (and so all of it) is killed.
+__attribute__((noreturn)) static void supervise(pid_t container, const struct options *options, const sigset_t *blocked) {
+    long long kill_at = -1;
+    for (;;) {
+        int sig;
+        if (kill_at < 0) {
+            sig = sigwaitinfo(blocked, NULL);
+        } else {
+            long long left = kill_at - now_milliseconds();
+            struct timespec timeout = {.tv_sec = left > 0 ? left / 1000 : 0, .tv_nsec = left > 0 ? (left % 1000) * 1000000 : 0};
+            sig = sigtimedwait(blocked, NULL, &timeout);
+            if (sig < 0 && errno == EAGAIN) {
+                kill(container, SIGKILL);
+                kill_at = -1;
+                continue;
+            }
+        }
+        if (sig < 0) continue;
+
+        if (sig != SIGCHLD) {
+            kill(container, sig);
+            if (sig == SIGTERM && kill_at < 0 && options->stop_timeout >= 0) {
+                kill_at = now_milliseconds() + options->stop_timeout * 1000LL;
+            }
+            continue;
+        }
+
+        int status;
+        if (waitpid(container, &status, WNOHANG) != container) continue;
+        if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+        report_signal(WTERMSIG(status));
+        _exit(128 + WTERMSIG(status));
+    }
+}
+
+int main(int argc, char **argv) {
+    if (fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC) == 0) report_fd = REPORT_FD;
+
+    struct options options;
+    parse_options(argc, argv, &options);
+
+    // Node's death must end the container: it cannot clean up after SIGKILL.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail_errno("setting the parent-death signal");
+    if (options.parent_pid > 0 && getppid() != options.parent_pid) _exit(EXIT_SETUP);
+
+    sigset_t blocked;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGCHLD);
+    for (int index = 0; index < FORWARDED_COUNT; index++) sigaddset(&blocked, FORWARDED_SIGNALS[index]);
+    sigprocmask(SIG_BLOCK, &blocked, NULL);
+
+    int liveness[2];
+    if (pipe2(liveness, O_CLOEXEC) < 0) fail_errno("making a pipe");
+
+    unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+    if (options.new_network) flags |= CLONE_NEWNET;
+    // Raw clone without a stack behaves as fork, into the new namespaces.
+    pid_t container = syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+    if (container < 0) fail_errno("making the container's namespaces");
+    if (container == 0) {
+        close(liveness[1]);
+        run_container(&options, liveness[0], &blocked);
+    }
+
+    close(liveness[0]);
+    supervise(container, &options, &blocked);
+}

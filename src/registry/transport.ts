@@ -1,0 +1,287 @@
+/**
+ * HTTP for the registry client, over got: which scheme a host is reached with, its CA
+ * certificates, the proxy from the environment, retries of requests whose whole body
+ * is read, and streams for blobs. Redirects are never followed here: the client
+ * follows them itself so the Authorization header stays on the host it belongs to.
+ */
+import {readdir, readFile} from 'node:fs/promises'
+import type {Agent as HttpAgent, IncomingHttpHeaders} from 'node:http'
+import {createRequire} from 'node:module'
+import {join} from 'node:path'
+import type {Readable} from 'node:stream'
+import {rootCertificates} from 'node:tls'
+import type {Got, Options, RequestError} from 'got'
+import type {RegistryConfig} from '../config/config.js'
+import {isLoopbackRegistry} from '../reference/reference.js'
+import {redactUrl, RegistryError} from './errors.js'
+
+/** Longest body read into memory unless a request says otherwise. */
+const DEFAULT_MAX_BODY = 4 * 1024 * 1024
+const CONNECT_TIMEOUT = 30_000
+// Idle time on a socket after which a request (or a blob stream) counts as cut.
+const SOCKET_TIMEOUT = 60_000
+const MAX_RETRY_AFTER = 60_000
+
+export interface HttpRequest {
+  method: 'GET' | 'HEAD'
+  url: URL
+  headers?: Record<string, string>
+  /** Bodies longer than this fail with an error naming the URL. */
+  maxBodySize?: number
+  signal?: AbortSignal
+}
+
+export interface HttpResponse {
+  status: number
+  headers: IncomingHttpHeaders
+  url: URL
+  body: Buffer
+}
+
+export interface HttpStreamResponse {
+  status: number
+  headers: IncomingHttpHeaders
+  url: URL
+  body: Readable
+}
+
+export interface TransportOptions {
+  config: RegistryConfig
+  environment: NodeJS.ProcessEnv
+  log: (message: string) => void
+  /** Retries of a request after network failures, 5xx and 429. */
+  retryLimit?: number
+}
+
+/** One client's HTTP machinery; agents and CA bundles are cached per instance. */
+export class Transport {
+  private gotPromise?: Promise<Got>
+  private readonly certificateAuthorities = new Map<string, Promise<string[] | undefined>>()
+  private readonly proxyAgents = new Map<string, {http: HttpAgent; https: HttpAgent}>()
+
+  constructor(private readonly options: TransportOptions) {}
+
+  /**
+   * The base URL of a registry host: plain HTTP for loopback and for hosts listed in
+   * insecureRegistries, HTTPS otherwise.
+   */
+  baseUrl(host: string): string {
+    return `${this.isInsecure(host) ? 'http' : 'https'}://${host}`
+  }
+
+  private isInsecure(host: string): boolean {
+    if (isLoopbackRegistry(host)) return true
+    const hostname = host.replace(/:\d+$/, '')
+    // TODO(#3): Docker also accepts CIDR ranges in insecure-registries.
+    return this.options.config.insecureRegistries.some((entry) => entry === host || entry === hostname)
+  }
+
+  /**
+   * Sends a request and reads its body (at most maxBodySize bytes). Network failures,
+   * 5xx and 429 are retried by got with backoff, waiting for Retry-After; the last
+   * response is returned whatever its status. Throws RegistryError UNAVAILABLE when
+   * the host cannot be reached.
+   */
+  async send(request: HttpRequest): Promise<HttpResponse> {
+    const got = await this.got()
+    const maxBodySize = request.maxBodySize ?? DEFAULT_MAX_BODY
+    let tooLarge = false
+    const pending = got(request.url, {
+      ...(await this.requestOptions(request)),
+      responseType: 'buffer',
+      throwHttpErrors: true,
+      retry: this.retryOptions(),
+    })
+    pending.on('downloadProgress', ({transferred}) => {
+      if (transferred <= maxBodySize) return
+      tooLarge = true
+      pending.cancel()
+    })
+
+    try {
+      const response = await pending
+      this.options.log(`${request.method} ${redactUrl(request.url)} ${response.statusCode}`)
+      return {status: response.statusCode, headers: response.headers, url: request.url, body: response.body}
+    } catch (error) {
+      if (tooLarge) throw this.tooLargeError(request, maxBodySize)
+      const response = (error as RequestError).response
+      // got throws to retry; once retries are spent the error response is ours to judge.
+      if ((error as Error).name === 'HTTPError' && response !== undefined) {
+        this.options.log(`${request.method} ${redactUrl(request.url)} ${response.statusCode}`)
+        return {status: response.statusCode, headers: response.headers, url: request.url, body: response.rawBody ?? Buffer.alloc(0)}
+      }
+      throw networkError(error, request)
+    }
+  }
+
+  /**
+   * Opens a streamed GET and resolves once the response head has arrived, whatever its
+   * status. No retries: blob streams resume with Range, which got cannot do for us.
+   */
+  async open(request: HttpRequest): Promise<HttpStreamResponse> {
+    const got = await this.got()
+    const options = await this.requestOptions(request)
+    const stream = got.stream(request.url, {...options, throwHttpErrors: false, retry: {limit: 0}, decompress: false})
+    return new Promise((resolve, reject) => {
+      stream.once('response', (response: {statusCode: number; headers: IncomingHttpHeaders}) => {
+        this.options.log(`${request.method} ${redactUrl(request.url)} ${response.statusCode} (stream)`)
+        resolve({status: response.statusCode, headers: response.headers, url: request.url, body: stream})
+      })
+      stream.once('error', (error) => reject(networkError(error, request)))
+    })
+  }
+
+  private got(): Promise<Got> {
+    // got is ESM and heavy to load; only a pull needs it.
+    this.gotPromise ??= import('got').then((module) => module.default)
+    return this.gotPromise
+  }
+
+  private retryOptions(): Partial<Options['retry']> {
+    return {
+      limit: this.options.retryLimit ?? 4,
+      methods: ['GET', 'HEAD'],
+      statusCodes: [408, 429, 500, 502, 503, 504, 521, 522, 524],
+      maxRetryAfter: MAX_RETRY_AFTER,
+      backoffLimit: 8_000,
+    }
+  }
+
+  private async requestOptions(request: HttpRequest) {
+    const certificateAuthority = request.url.protocol === 'https:' ? await this.certificateAuthority(request.url.host) : undefined
+    return {
+      method: request.method,
+      headers: {'user-agent': 'mydocker/0.1', ...request.headers},
+      followRedirect: false,
+      timeout: {connect: CONNECT_TIMEOUT, secureConnect: CONNECT_TIMEOUT, socket: SOCKET_TIMEOUT},
+      agent: this.proxyAgentFor(request.url),
+      https: certificateAuthority === undefined ? undefined : {certificateAuthority},
+      signal: request.signal,
+      hooks: {
+        beforeRetry: [
+          (error: RequestError, retryCount: number) =>
+            this.options.log(`retrying ${request.method} ${request.url.host}${request.url.pathname} (attempt ${retryCount + 1}): ${error.code ?? error.response?.statusCode ?? error.message}`),
+        ],
+      },
+    } satisfies Partial<Options> & Record<string, unknown>
+  }
+
+  private tooLargeError(request: HttpRequest, maxBodySize: number): RegistryError {
+    return new RegistryError('CORRUPT', `response of ${request.url.host}${request.url.pathname} is larger than ${maxBodySize} bytes`, {
+      method: request.method,
+      url: request.url,
+    })
+  }
+
+  /**
+   * The CA bundle for a registry host: the system roots plus every *.crt in
+   * certsDirectory/HOST[:PORT]/, as Docker's certs.d; undefined when there are none.
+   */
+  private certificateAuthority(host: string): Promise<string[] | undefined> {
+    let pending = this.certificateAuthorities.get(host)
+    if (pending === undefined) {
+      pending = readCertificates(join(this.options.config.certsDirectory, host))
+      this.certificateAuthorities.set(host, pending)
+    }
+    return pending
+  }
+
+  private proxyAgentFor(url: URL): {http: HttpAgent; https: HttpAgent} | undefined {
+    const proxy = proxyFor(url, this.options.environment)
+    if (proxy === undefined) return undefined
+
+    let agents = this.proxyAgents.get(proxy)
+    if (agents === undefined) {
+      agents = createProxyAgents(proxy)
+      this.proxyAgents.set(proxy, agents)
+    }
+    return agents
+  }
+}
+
+async function readCertificates(directory: string): Promise<string[] | undefined> {
+  let names: string[]
+  try {
+    names = await readdir(directory)
+  } catch {
+    return undefined
+  }
+
+  const files = names.filter((name) => name.endsWith('.crt')).sort()
+  if (files.length === 0) return undefined
+  const certificates = await Promise.all(files.map((name) => readFile(join(directory, name), 'utf8')))
+  // Node's `ca` replaces the default roots; Docker adds to them.
+  return [...rootCertificates, ...certificates]
+}
+
+function createProxyAgents(proxy: string): {http: HttpAgent; https: HttpAgent} {
+  // hpagent is small and CommonJS; loaded only when a proxy is configured.
+  const require = createRequire(import.meta.url)
+  const {HttpProxyAgent, HttpsProxyAgent} = require('hpagent') as typeof import('hpagent')
+  return {
+    http: new HttpProxyAgent({proxy, keepAlive: true}),
+    https: new HttpsProxyAgent({proxy, keepAlive: true}),
+  }
+}
+
+/**
+ * The proxy URL for a request from HTTPS_PROXY / HTTP_PROXY (either case), or undefined
+ * when NO_PROXY covers the host. Loopback is never proxied, as Go's ProxyFromEnvironment
+ * that Docker uses.
+ */
+export function proxyFor(url: URL, environment: NodeJS.ProcessEnv): string | undefined {
+  if (isLoopbackRegistry(url.host)) return undefined
+  const proxy =
+    url.protocol === 'https:' ? environment.HTTPS_PROXY || environment.https_proxy : environment.HTTP_PROXY || environment.http_proxy
+  if (!proxy) return undefined
+  if (isExcludedFromProxy(url, environment.NO_PROXY ?? environment.no_proxy ?? '')) return undefined
+  return proxy.includes('://') ? proxy : `http://${proxy}`
+}
+
+function isExcludedFromProxy(url: URL, noProxy: string): boolean {
+  const hostname = url.hostname.toLowerCase()
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80')
+  return noProxy
+    .split(',')
+    .map((entry) => entry.trim().toLowerCase())
+    .filter(Boolean)
+    .some((entry) => {
+      if (entry === '*') return true
+      // TODO(#3): CIDR entries in NO_PROXY are not matched.
+      const [entryHost, entryPort] = entry.replace(/^\*/, '').split(/:(?=\d+$)/)
+      if (entryPort !== undefined && entryPort !== port) return false
+      const domain = entryHost.replace(/^\./, '')
+      return hostname === domain || hostname.endsWith(`.${domain}`)
+    })
+}
+
+const TLS_ERROR = /^(CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_TLS|ERR_SSL|EPROTO)/
+
+/** A RegistryError UNAVAILABLE for a request that got no HTTP response. */
+export function networkError(error: unknown, request: HttpRequest): RegistryError {
+  if (error instanceof RegistryError) return error
+  const code = (error as {code?: string}).code ?? ''
+  const host = request.url.host
+  const details = {method: request.method, url: request.url, cause: error, temporary: true}
+  if (code === 'ECONNREFUSED') {
+    return new RegistryError('UNAVAILABLE', `cannot connect to ${host}: connection refused`, {
+      ...details,
+      hint: `check that the registry at ${host} is up and reachable`,
+    })
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new RegistryError('UNAVAILABLE', `cannot resolve registry host ${request.url.hostname}`, {
+      ...details,
+      hint: 'check the registry name and the network (DNS, HTTPS_PROXY)',
+    })
+  }
+  if (TLS_ERROR.test(code)) {
+    return new RegistryError('UNAVAILABLE', `TLS connection to ${host} failed: ${(error as Error).message}`, {
+      ...details,
+      temporary: false,
+      hint: `put the registry's CA certificate in /etc/mydocker/certs.d/${host}/ca.crt, or list ${host} in insecureRegistries`,
+    })
+  }
+  const message = (error as Error).message ?? String(error)
+  return new RegistryError('UNAVAILABLE', `${request.method} ${host}${request.url.pathname} failed: ${message}`, details)
+}

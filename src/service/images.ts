@@ -1,0 +1,55 @@
+/**
+ * Reading what the store holds, in the terms `mydocker images` prints.
+ */
+import {notFound} from '../errors.js'
+import {familiarRepository, parseReference, storedName} from '../reference/reference.js'
+import type {Store} from '../store/store.js'
+
+/** One image as `mydocker images` shows it. */
+export interface ImageListing {
+  repository: string
+  tag: string
+  /** Config digest, as Docker's IMAGE ID. */
+  id: string
+  digest: string
+  /** The image's creation time from its config, ISO 8601, when it has one. */
+  created: string | null
+  /** Bytes the unpacked layers take. */
+  size: number
+  name: string
+}
+
+/** Lists stored images, newest first. */
+export function listImages(store: Store): ImageListing[] {
+  return store.images.list().map((image) => {
+    const reference = parseReference(image.name)
+    return {
+      repository: familiarRepository(reference),
+      tag: image.tag ?? '<none>',
+      id: image.configDigest,
+      digest: image.indexDigest ?? image.manifestDigest,
+      created: image.created,
+      size: image.unpackedSize,
+      name: image.name,
+    }
+  })
+}
+
+/**
+ * The stored names `input` designates: a reference (`busybox`, `host/x:1`), or
+ * an image ID prefix of at least 4 hex digits. Throws NOT_FOUND when none.
+ */
+export function resolveStoredNames(store: Store, input: string): string[] {
+  let name: string | undefined
+  try {
+    name = storedName(parseReference(input))
+  } catch {
+    name = undefined
+  }
+  const idPrefix = input.replace(/^sha256:/, '')
+  const names = store.images.namesMatching(name, idPrefix)
+  if (names.length === 0) {
+    throw notFound(`no such image: ${input}`, {hint: 'run `mydocker images` to see what the store holds'})
+  }
+  return names
+}

@@ -1,0 +1,101 @@
+/**
+ * The snapshot store: one directory per layer chain under snapshots/<id>,
+ * recorded in the `snapshots` table only once completely built.
+ *
+ * A snapshot is built in a temporary directory (snapshots/tmp-*), then, in one
+ * transaction, given its row and renamed to its id. A directory left by a killed
+ * build keeps its tmp- name and is never used; `system prune` removes it.
+ * Callers serialise builds of one chain ID on its lock (locks.ts).
+ */
+import {mkdtempSync} from 'node:fs'
+import {rename, rm} from 'node:fs/promises'
+import {join} from 'node:path'
+import {fromSystemError} from '../errors.js'
+import type {Database} from '../store/database.js'
+import type {StorePaths} from '../store/root.js'
+import type {SnapshotKind} from './kind.js'
+
+export interface SnapshotInfo {
+  id: number
+  chainId: string
+  diffId: string
+  parentChainId: string | null
+  kind: SnapshotKind
+  size: number
+}
+
+/** Where a snapshot being built lives until it is committed. */
+export interface PreparedSnapshot {
+  readonly directory: string
+}
+
+export const TEMPORARY_PREFIX = 'tmp-'
+
+export class SnapshotStore {
+  private readonly selectByChain
+
+  constructor(
+    private readonly paths: StorePaths,
+    private readonly db: Database,
+  ) {
+    this.selectByChain = db.prepare(
+      `SELECT id, chain_id AS chainId, diff_id AS diffId, parent_chain_id AS parentChainId, kind, size
+       FROM snapshots WHERE chain_id = ?`,
+    )
+  }
+
+  /** The committed snapshot of `chainId`, if any. */
+  get(chainId: string): SnapshotInfo | undefined {
+    return this.selectByChain.get(chainId) as SnapshotInfo | undefined
+  }
+
+  /** The directory holding a committed snapshot. */
+  directory(id: number): string {
+    return join(this.paths.snapshots, String(id))
+  }
+
+  /** Makes an empty temporary directory to build a snapshot in. */
+  prepare(): PreparedSnapshot {
+    try {
+      return {directory: mkdtempSync(join(this.paths.snapshots, TEMPORARY_PREFIX))}
+    } catch (error) {
+      throw fromSystemError(error, 'creating a snapshot directory', this.paths.root)
+    }
+  }
+
+  /**
+   * Records a completely built snapshot and moves it to its final name, in one
+   * transaction: if the rename fails the row is rolled back.
+   */
+  async commit(prepared: PreparedSnapshot, snapshot: Omit<SnapshotInfo, 'id'>): Promise<SnapshotInfo> {
+    const insert = this.db.prepare(
+      `INSERT INTO snapshots (chain_id, diff_id, parent_chain_id, kind, size, created_at)
+       VALUES (@chainId, @diffId, @parentChainId, @kind, @size, @createdAt)`,
+    )
+    // The rename happens inside the transaction, so it cannot be async.
+    const {renameSync} = await import('node:fs')
+    return this.db.transaction(() => {
+      const id = Number(insert.run({...snapshot, createdAt: Date.now()}).lastInsertRowid)
+      try {
+        renameSync(prepared.directory, this.directory(id))
+      } catch (error) {
+        throw fromSystemError(error, `committing snapshot ${snapshot.chainId}`, this.paths.root)
+      }
+      return {id, ...snapshot}
+    }).immediate()
+  }
+
+  /** Discards a snapshot that was being built. */
+  async abort(prepared: PreparedSnapshot): Promise<void> {
+    await rm(prepared.directory, {recursive: true, force: true})
+  }
+
+  /** Removes a committed snapshot's row, then its directory; the caller holds its lock. */
+  async remove(snapshot: SnapshotInfo): Promise<void> {
+    this.db.prepare('DELETE FROM snapshots WHERE id = ?').run(snapshot.id)
+    // Hide it under a temporary name first, so a half-removed tree is never taken for a snapshot.
+    const doomed = join(this.paths.snapshots, `${TEMPORARY_PREFIX}rm-${snapshot.id}`)
+    await rename(this.directory(snapshot.id), doomed).catch(() => undefined)
+    await rm(doomed, {recursive: true, force: true})
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The SQLite index of a store: opened once per command, schema applied at open.
+ *
+ * Concurrency: any number of mydocker processes share one index. WAL mode lets
+ * readers run beside the single writer; every write transaction is BEGIN
+ * IMMEDIATE (better-sqlite3's `.immediate()`), so a writer waits in SQLite's
+ * busy handler instead of failing when another one holds the lock, and no
+ * transaction is upgraded from read to write (the case SQLite cannot wait on).
+ */
+import {readFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
+import type BetterSqlite3 from 'better-sqlite3'
+
+/** The schema version store-schema.sql declares. */
+export const SCHEMA_VERSION = 1
+
+/** How long a write waits for another process's transaction, in milliseconds. */
+const BUSY_TIMEOUT_MS = 120_000
+
+export type Database = BetterSqlite3.Database
+
+const schemaPath = new URL('../../store-schema.sql', import.meta.url)
+
+/**
+ * Opens (creating when missing) the index at `file` and brings its schema up to
+ * SCHEMA_VERSION. Throws when the file was written by a newer mydocker.
+ */
+export function openDatabase(file: string): Database {
+  // better-sqlite3 is CommonJS; createRequire loads it without the ESM wrapper cost.
+  const SqliteDatabase = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3
+  const db = new SqliteDatabase(file, {timeout: BUSY_TIMEOUT_MS})
+  db.pragma('foreign_keys = ON')
+  db.pragma('synchronous = NORMAL')
+
+  const version = db.pragma('user_version', {simple: true}) as number
+  if (version < SCHEMA_VERSION) applySchema(db)
+  else if (version > SCHEMA_VERSION) {
+    db.close()
+    throw new Error(`store index ${file} has schema version ${version}; this mydocker knows ${SCHEMA_VERSION}`)
+  }
+
+  return db
+}
+
+function applySchema(db: Database): void {
+  // journal_mode cannot change inside a transaction; it persists in the file.
+  db.pragma('journal_mode = WAL')
+  const schema = readFileSync(schemaPath, 'utf8')
+  db.transaction(() => db.exec(schema)).immediate()
+}

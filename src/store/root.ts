@@ -1,0 +1,49 @@
+/**
+ * Where the store lives: `--root`, then `MYDOCKER_ROOT`, then `/var/lib/mydocker`
+ * for root, `$XDG_DATA_HOME/mydocker` (or `~/.local/share/mydocker`) for others.
+ */
+import {homedir} from 'node:os'
+import {join, resolve} from 'node:path'
+
+/** Resolves the store root directory; the result is absolute. */
+export function resolveStoreRoot(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag) return resolve(flag)
+  if (env.MYDOCKER_ROOT) return resolve(env.MYDOCKER_ROOT)
+  if (process.getuid?.() === 0) return '/var/lib/mydocker'
+
+  const dataHome = env.XDG_DATA_HOME || join(homedir(), '.local', 'share')
+  return join(resolve(dataHome), 'mydocker')
+}
+
+/** The fixed layout under a store root. */
+export interface StorePaths {
+  root: string
+  /** SQLite index. */
+  database: string
+  /** OCI image layout files. */
+  ociLayout: string
+  indexJson: string
+  blobs: string
+  /** Downloads in progress, named after the digest they will have. */
+  ingest: string
+  /** Unpacked layers, one directory per snapshot id. */
+  snapshots: string
+  /** Per-run directories (upper, work, rootfs mount point). */
+  containers: string
+  /** Cross-process lock files. */
+  locks: string
+}
+
+export function storePaths(root: string): StorePaths {
+  return {
+    root,
+    database: join(root, 'mydocker.db'),
+    ociLayout: join(root, 'oci-layout'),
+    indexJson: join(root, 'index.json'),
+    blobs: join(root, 'blobs'),
+    ingest: join(root, 'ingest'),
+    snapshots: join(root, 'snapshots'),
+    containers: join(root, 'containers'),
+    locks: join(root, 'locks'),
+  }
+}
