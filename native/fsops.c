@@ -93,6 +93,12 @@ static int open_parent(const char *root, char *path, char **name) {
   int root_fd = open_root(root);
   if (root_fd < 0) return -1;
 
+  /* An empty path names the root itself (an opaque marker at the top). */
+  if (path[0] == '\0') {
+    *name = path;
+    return fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
+  }
+
   char *slash = strrchr(path, '/');
   const char *parent = ".";
   *name = path;
@@ -116,7 +122,8 @@ static int open_parent(const char *root, char *path, char **name) {
 /* The parent is reached through its /proc magic link so that the l*xattr calls
  * act on the last component without following it. */
 static void proc_path(char *buffer, size_t size, int parent_fd, const char *name) {
-  snprintf(buffer, size, "/proc/self/fd/%d/%s", parent_fd, name);
+  if (name[0] == '\0') snprintf(buffer, size, "/proc/self/fd/%d", parent_fd);
+  else snprintf(buffer, size, "/proc/self/fd/%d/%s", parent_fd, name);
 }
 
 static void do_mknod(struct request *request) {
@@ -124,6 +131,10 @@ static void do_mknod(struct request *request) {
   char *name;
   int parent_fd = open_parent(request->fields[1], request->fields[2], &name);
   if (parent_fd < 0) return answer_error(errno, "open parent");
+  if (name[0] == '\0') {
+    close(parent_fd);
+    return answer_error(EINVAL, "mknod of the root");
+  }
 
   mode_t type = request->fields[3][0] == 'c' ? S_IFCHR : request->fields[3][0] == 'b' ? S_IFBLK : S_IFIFO;
   mode_t mode = (mode_t)strtoul(request->fields[4], NULL, 8) & 07777;

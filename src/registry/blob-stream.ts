@@ -4,7 +4,6 @@
  * request); when the server ignores Range, the repeated bytes are skipped. Each byte
  * is delivered once, in order. The consumer hashes and verifies.
  */
-import {once} from 'node:events'
 import {PassThrough, type Readable} from 'node:stream'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {MydockerError} from '../errors.js'
@@ -131,9 +130,17 @@ async function copy(source: BlobSource, delivered: number, output: PassThrough):
   return written
 }
 
-async function waitForDrain(output: PassThrough): Promise<void> {
-  // 'close' too: a consumer that stops reading destroys the stream without a drain.
-  await Promise.race([once(output, 'drain'), once(output, 'close')])
+function waitForDrain(output: PassThrough): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      output.off('drain', done)
+      output.off('close', done)
+      resolve()
+    }
+    output.on('drain', done)
+    // 'close' too: a consumer that stops reading destroys the stream without a drain.
+    output.on('close', done)
+  })
 }
 
 function cutError(options: ResumableBlobOptions, delivered: number, cause: unknown): RegistryError {

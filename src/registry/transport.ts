@@ -5,12 +5,12 @@
  * follows them itself so the Authorization header stays on the host it belongs to.
  */
 import {readdir, readFile} from 'node:fs/promises'
-import type {Agent as HttpAgent, IncomingHttpHeaders} from 'node:http'
+import type {IncomingHttpHeaders} from 'node:http'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
 import type {Readable} from 'node:stream'
 import {rootCertificates} from 'node:tls'
-import type {Got, Options, RequestError} from 'got'
+import type {Agents, Got, OptionsInit, RequestError} from 'got'
 import type {RegistryConfig} from '../config/config.js'
 import {isLoopbackRegistry} from '../reference/reference.js'
 import {redactUrl, RegistryError} from './errors.js'
@@ -57,7 +57,7 @@ export interface TransportOptions {
 export class Transport {
   private gotPromise?: Promise<Got>
   private readonly certificateAuthorities = new Map<string, Promise<string[] | undefined>>()
-  private readonly proxyAgents = new Map<string, {http: HttpAgent; https: HttpAgent}>()
+  private readonly proxyAgents = new Map<string, Agents>()
 
   constructor(private readonly options: TransportOptions) {}
 
@@ -108,7 +108,7 @@ export class Transport {
       // got throws to retry; once retries are spent the error response is ours to judge.
       if ((error as Error).name === 'HTTPError' && response !== undefined) {
         this.options.log(`${request.method} ${redactUrl(request.url)} ${response.statusCode}`)
-        return {status: response.statusCode, headers: response.headers, url: request.url, body: response.rawBody ?? Buffer.alloc(0)}
+        return {status: response.statusCode, headers: response.headers, url: request.url, body: (response.rawBody as Buffer | undefined) ?? Buffer.alloc(0)}
       }
       throw networkError(error, request)
     }
@@ -137,7 +137,7 @@ export class Transport {
     return this.gotPromise
   }
 
-  private retryOptions(): Partial<Options['retry']> {
+  private retryOptions(): OptionsInit['retry'] {
     return {
       limit: this.options.retryLimit ?? 4,
       methods: ['GET', 'HEAD'],
@@ -147,7 +147,7 @@ export class Transport {
     }
   }
 
-  private async requestOptions(request: HttpRequest) {
+  private async requestOptions(request: HttpRequest): Promise<Omit<OptionsInit, 'isStream' | 'responseType' | 'resolveBodyOnly'>> {
     const certificateAuthority = request.url.protocol === 'https:' ? await this.certificateAuthority(request.url.host) : undefined
     return {
       method: request.method,
@@ -163,7 +163,7 @@ export class Transport {
             this.options.log(`retrying ${request.method} ${request.url.host}${request.url.pathname} (attempt ${retryCount + 1}): ${error.code ?? error.response?.statusCode ?? error.message}`),
         ],
       },
-    } satisfies Partial<Options> & Record<string, unknown>
+    }
   }
 
   private tooLargeError(request: HttpRequest, maxBodySize: number): RegistryError {
@@ -186,7 +186,7 @@ export class Transport {
     return pending
   }
 
-  private proxyAgentFor(url: URL): {http: HttpAgent; https: HttpAgent} | undefined {
+  private proxyAgentFor(url: URL): Agents | undefined {
     const proxy = proxyFor(url, this.options.environment)
     if (proxy === undefined) return undefined
 
@@ -214,7 +214,7 @@ async function readCertificates(directory: string): Promise<string[] | undefined
   return [...rootCertificates, ...certificates]
 }
 
-function createProxyAgents(proxy: string): {http: HttpAgent; https: HttpAgent} {
+function createProxyAgents(proxy: string): Agents {
   // hpagent is small and CommonJS; loaded only when a proxy is configured.
   const require = createRequire(import.meta.url)
   const {HttpProxyAgent, HttpsProxyAgent} = require('hpagent') as typeof import('hpagent')

@@ -6,7 +6,7 @@ import {rm} from 'node:fs/promises'
 import {after, before, describe, it} from 'node:test'
 import {promisify} from 'node:util'
 
-import {buildProbe, seedImages, type StandardImages} from './images.js'
+import {buildProbe, defaultPath, seedImages, type StandardImages} from './images.js'
 import {startRegistry, type RunningRegistry} from './registry.js'
 
 const run = promisify(execFile)
@@ -140,7 +140,7 @@ describe('the standard images', () => {
     )
     assert.deepEqual(config.config.Entrypoint, ['/usr/local/bin/docker-explorer'])
     assert.deepEqual(config.config.Cmd, ['echo', 'default', 'cmd'])
-    assert.deepEqual(config.config.Env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'FOO=bar'])
+    assert.deepEqual(config.config.Env, [`PATH=${defaultPath}`, 'FOO=bar'])
     assert.equal(config.config.WorkingDir, '/work/dir')
   })
 

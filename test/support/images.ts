@@ -52,19 +52,50 @@ export interface LayoutRecipe {
   config?: ImageConfigOptions
 }
 
-/** References pushed by seedStandardImages, e.g. "127.0.0.1:5000/busybox:latest". */
+/**
+ * References pushed by seedStandardImages, e.g. "127.0.0.1:5000/busybox:latest".
+ * All are OCI manifests (or an OCI index) with gzip layers built by umoci;
+ * umoci writes a "." entry for the root and omits unchanged parent
+ * directories from later layers.
+ */
 export interface StandardImages {
-  /** 2 layers: busybox-static + users/groups/tmp; the probe. Cmd ["sh"]. */
+  /**
+   * busybox:latest, 2 layers. Layer 1: /bin/busybox (static) and its applet
+   * symlinks in /bin, /sbin, /usr/bin, /usr/sbin (and /linuxrc); /etc/passwd
+   * with root and app (1000:1000, home /home/app owned by 1000:1000);
+   * /etc/group with root, app (1000) and extra (2000, member app); /tmp 1777;
+   * /root; an empty /usr/local/bin. Layer 2: /usr/local/bin/docker-explorer.
+   * Config: Env [PATH=defaultPath], Cmd ["sh"].
+   */
   busybox: string
-  /** busybox's 2 layers (same blobs) + /data/hello.txt; Entrypoint probe. */
+  /**
+   * explorer:latest, 3 layers: busybox's two (same blobs), then
+   * /data/hello.txt ("hello from explorer\n"). Config: Env [PATH, FOO=bar],
+   * WorkingDir /work/dir (absent from the image), Entrypoint
+   * ["/usr/local/bin/docker-explorer"], Cmd ["echo", "default", "cmd"].
+   */
   explorer: string
-  /** busybox's 2 layers + 3 layers ending in a file whiteout and an opaque dir. */
+  /**
+   * whiteout:latest, 5 layers: busybox's two; /opaque/{a,b}, /gone.txt,
+   * /kept.txt; `.wh.gone.txt` (written by umoci); `opaque/.wh..wh..opq` and
+   * opaque/c (hand-written tar). Applied: /opaque holds only c, /gone.txt is
+   * gone, /kept.txt stays. Config as busybox.
+   */
   whiteout: string
-  /** An OCI index: linux/amd64, linux/arm64/v8 and an unknown/unknown attestation. */
+  /**
+   * multiarch:latest, an OCI index of busybox's linux/amd64 manifest, a
+   * linux/arm64/v8 manifest (busybox's layers, its own config; never run)
+   * and a BuildKit-style attestation manifest with platform unknown/unknown.
+   */
   multiarch: string
-  /** debootstrap minbase bookworm, 2 layers: the rootfs, then deletions. */
+  /**
+   * debian:bookworm, 2 layers: the debootstrap minbase rootfs (empty /dev, no
+   * .debs, no /etc/hostname or /etc/resolv.conf), then whiteouts for
+   * /etc/motd and the directories /usr/share/doc/apt and /usr/share/doc/bash.
+   * Config: Env [PATH], Cmd ["bash"].
+   */
   debian: string
-  /** debootstrap minbase bookworm in a single layer. */
+  /** debian:single, 1 layer: the same rootfs layer (same blob) and config. */
   debianSingle: string
 }
 
@@ -175,6 +206,14 @@ export async function seedImages<Name extends keyof StandardImages>(
     pushed[name] = await pushLayout(layoutDirectory, 'latest', registryHost, repositoryAndTag, {all})
   }
   return pushed as Pick<StandardImages, Name>
+}
+
+/**
+ * The cached OCI layout of a standard image (tag "latest"), built on first
+ * use, for tests that read a layout directly instead of pulling.
+ */
+export async function standardLayout(name: keyof StandardImages): Promise<string> {
+  return standardRecipes[name].layout()
 }
 
 /** How each standard image is built and where it is pushed. */
@@ -481,7 +520,12 @@ async function writeMultiarchIndex(layoutDirectory: string): Promise<void> {
     schemaVersion: 2,
     mediaType: ociIndexType,
     manifests: [
-      {mediaType: ociManifestType, digest: amd64.digest, size: amd64.size, platform: {architecture: 'amd64', os: 'linux'}},
+      {
+        mediaType: ociManifestType,
+        digest: amd64.digest,
+        size: amd64.size,
+        platform: {architecture: 'amd64', os: 'linux'},
+      },
       arm64,
       attestation,
     ],
@@ -516,7 +560,9 @@ async function writeAttestationManifest(layoutDirectory: string, subjectDigest: 
   const layer = await writeBlob(layoutDirectory, 'application/vnd.in-toto+json', statement)
   const layerWithType = {...layer, annotations: {'in-toto.io/predicate-type': 'https://slsa.dev/provenance/v0.2'}}
 
-  const configContent = {architecture: 'unknown', os: 'unknown', config: {}, rootfs: {type: 'layers', diff_ids: [layer.digest]}}
+  // The statement is stored uncompressed, so its diff ID is its digest.
+  const rootfs = {type: 'layers', diff_ids: [layer.digest]}
+  const configContent = {architecture: 'unknown', os: 'unknown', config: {}, rootfs}
   const config = await writeBlob(layoutDirectory, ociConfigType, JSON.stringify(configContent))
 
   const manifest = {schemaVersion: 2, mediaType: ociManifestType, config, layers: [layerWithType]}

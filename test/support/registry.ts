@@ -21,7 +21,10 @@ export interface RunningRegistry {
 export interface RegistryOptions {
   /** Storage to serve; a fresh temporary directory when absent. */
   rootDirectory?: string
-  /** Port to listen on; a free one is picked when absent. */
+  /**
+   * Port to listen on; a free one is picked when absent. To restart over the
+   * same content with references still valid, pass the old registry's port.
+   */
   port?: number
 }
 

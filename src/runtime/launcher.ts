@@ -1,0 +1,233 @@
+/**
+ * Runs a container: node starts dist/native/launch (launch.c), which makes the
+ * namespaces, mounts the overlay root and execs the command as the container's
+ * PID 1. stdout and stderr are inherited, never piped through node.
+ *
+ * This module is on the warm `run` path: it imports node built-ins only (execa's
+ * import alone costs ~170 ms here; see docs/runtime.md).
+ */
+import {spawn} from 'node:child_process'
+import {rm} from 'node:fs/promises'
+import {constants} from 'node:os'
+import {fileURLToPath} from 'node:url'
+import {MydockerError, type ErrorCode} from '../errors.js'
+import {writeEtcFiles} from './etc-files.js'
+
+/** A -v HOST:CONTAINER[:ro] bind mount. */
+export interface VolumeMount {
+  /** Absolute host path; must exist. */
+  source: string
+  /** Absolute path inside the container, created there when missing. */
+  target: string
+  readOnly?: boolean
+}
+
+/** What to run and how. Fields after `interactive` are optional; their defaults are Docker's. */
+export interface LaunchSpec {
+  /** Snapshot directories, top-most layer first (each is an overlayfs lower). */
+  lowerDirs: string[]
+  /** Per-run directory the caller created (empty); the runtime makes upper/, work/, rootfs/, etc files in it, and removes it after the run. */
+  containerDir: string
+  args: string[]
+  env: string[]
+  cwd: string
+  /** Docker --user syntax (uid, uid:gid, name, name:group), resolved inside the image; '' = root. */
+  user: string
+  hostname: string
+  /** Pass stdin through (-i); otherwise the command's stdin is /dev/null. */
+  interactive: boolean
+  /** 'host' (default) shares the host's network; 'none' gives a namespace with only lo. */
+  network?: 'host' | 'none'
+  /** --init: a minimal init is PID 1 and reaps orphans; the command runs as its child. */
+  init?: boolean
+  /** Seconds between a forwarded SIGTERM and SIGKILL of the container; 10 by default. */
+  stopTimeout?: number
+  /** -v mounts. */
+  volumes?: VolumeMount[]
+  /** --tmpfs paths inside the container. */
+  tmpfs?: string[]
+  /** --read-only: the root file system is read-only (volumes and tmpfs keep their own mode). */
+  readOnly?: boolean
+  /** --cap-add / --cap-drop names (CHOWN or CAP_CHOWN, or ALL), applied in order: adds, then drops. */
+  capAdd?: string[]
+  capDrop?: string[]
+  /** --privileged: every capability, no masked paths, no no_new_privs. */
+  privileged?: boolean
+  /** Pass SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 received by this process to the container; true by default. */
+  forwardSignals?: boolean
+  /** The launch helper; dist/native/launch by default (tests may point elsewhere). */
+  launcherPath?: string
+}
+
+/** How the container ended. */
+export interface LaunchResult {
+  /** The command's exit status; 128+N when signal N killed it. */
+  exitCode: number
+  /** The signal's name (SIGKILL...) when a signal killed the command. */
+  signal?: string
+  /** Set when the container directory could not be removed after the run. */
+  cleanupError?: MydockerError
+}
+
+const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const
+
+/** What launch.c reported on fd 3. */
+interface LauncherReport {
+  error?: {exitCode: number; message: string}
+  signalNumber?: number
+}
+
+/**
+ * Runs the container to completion with stdio inherited and removes
+ * `containerDir` afterwards, also when the command was killed. Rejects with a
+ * MydockerError only when the command did not start: exitCode 125 when the
+ * container could not be set up, 126 when the command cannot be executed, 127
+ * when it is not found (the message says which, naming the command).
+ */
+export async function launch(spec: LaunchSpec): Promise<LaunchResult> {
+  let result: LaunchResult
+  try {
+    await writeEtcFiles(spec.containerDir, spec.hostname, spec.network === 'none')
+    result = await runLauncher(spec)
+  } catch (error) {
+    // The start error is the one to report; a cleanup failure would hide it.
+    await removeContainerDir(spec.containerDir)
+    throw error
+  }
+
+  const cleanupError = await removeContainerDir(spec.containerDir)
+  return cleanupError ? {...result, cleanupError} : result
+}
+
+async function removeContainerDir(containerDir: string): Promise<MydockerError | undefined> {
+  try {
+    await rm(containerDir, {recursive: true, force: true})
+    return undefined
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    return new MydockerError('INTERNAL', `removing container directory ${containerDir}: ${reason}`, {cause: error})
+  }
+}
+
+/** The argv of launch.c for `spec` (exported for tests and docs). */
+export function launcherArguments(spec: LaunchSpec): string[] {
+  const args = ['--parent-pid', String(process.pid), '--container-dir', spec.containerDir]
+  for (const lower of spec.lowerDirs) args.push('--lower', lower)
+  args.push('--hostname', spec.hostname, '--cwd', spec.cwd, '--user', spec.user)
+  if (spec.network === 'none') args.push('--network', 'none')
+  if (spec.init) args.push('--init')
+  if (spec.stopTimeout !== undefined) args.push('--stop-timeout', String(Math.round(spec.stopTimeout)))
+  for (const volume of spec.volumes ?? []) {
+    args.push('--volume', `${volume.source}:${volume.target}${volume.readOnly ? ':ro' : ''}`)
+  }
+
+  for (const path of spec.tmpfs ?? []) args.push('--tmpfs', path)
+  if (spec.readOnly) args.push('--read-only')
+  if (spec.privileged) args.push('--privileged')
+  for (const name of spec.capAdd ?? []) args.push('--cap-add', name)
+  for (const name of spec.capDrop ?? []) args.push('--cap-drop', name)
+  args.push('--', ...spec.args)
+  return args
+}
+
+/** The launcher's environment is the container's, exactly: KEY=VALUE entries, later ones win. */
+function environmentObject(env: readonly string[]): Record<string, string> {
+  const result: Record<string, string> = {}
+  for (const entry of env) {
+    const equals = entry.indexOf('=')
+    if (equals > 0) result[entry.slice(0, equals)] = entry.slice(equals + 1)
+  }
+
+  return result
+}
+
+function defaultLauncherPath(): string {
+  // Both src/runtime (tsx) and dist/runtime (built) sit two levels below the top.
+  return fileURLToPath(new URL('../../dist/native/launch', import.meta.url))
+}
+
+function runLauncher(spec: LaunchSpec): Promise<LaunchResult> {
+  const launcherPath = spec.launcherPath ?? defaultLauncherPath()
+  // detached: the launcher gets a session of its own, so a terminal's Ctrl-C
+  // reaches the command once, through node, not also straight from the tty.
+  const child = spawn(launcherPath, launcherArguments(spec), {
+    env: environmentObject(spec.env),
+    stdio: [spec.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe'],
+    detached: true,
+  })
+
+  const stopForwarding = spec.forwardSignals === false ? () => {} : forwardSignals(child)
+  let reportText = ''
+  child.stdio[3]?.on('data', (chunk: Buffer) => (reportText += chunk.toString('utf8')))
+
+  return new Promise((resolve, reject) => {
+    child.once('error', (error) => {
+      stopForwarding()
+      reject(
+        new MydockerError('INTERNAL', `starting container launcher ${launcherPath}: ${error.message}`, {
+          cause: error,
+          hint: 'build mydocker first (npm run build)',
+        }),
+      )
+    })
+    child.once('close', (code, signal) => {
+      stopForwarding()
+      settle(parseReport(reportText), code, signal, resolve, reject)
+    })
+  })
+}
+
+function settle(
+  report: LauncherReport,
+  code: number | null,
+  signal: NodeJS.Signals | null,
+  resolve: (result: LaunchResult) => void,
+  reject: (error: MydockerError) => void,
+): void {
+  if (report.error) {
+    reject(startError(report.error.exitCode, report.error.message))
+    return
+  }
+
+  const signalNumber = report.signalNumber ?? (signal ? constants.signals[signal] : undefined)
+  if (signalNumber !== undefined) {
+    resolve({exitCode: 128 + signalNumber, signal: signalName(signalNumber)})
+    return
+  }
+
+  resolve({exitCode: code ?? 125})
+}
+
+function startError(exitCode: number, message: string): MydockerError {
+  const codes: Record<number, ErrorCode> = {126: 'INVALID_ARGUMENT', 127: 'NOT_FOUND'}
+  return new MydockerError(codes[exitCode] ?? 'INTERNAL', message, {exitCode})
+}
+
+/** Reads launch.c's fd 3 lines: "error CODE MESSAGE" and "signal N". */
+function parseReport(text: string): LauncherReport {
+  const report: LauncherReport = {}
+  for (const line of text.split('\n')) {
+    const error = /^error (\d+) (.*)$/.exec(line)
+    if (error) report.error ??= {exitCode: Number(error[1]), message: error[2]}
+    const signal = /^signal (\d+)$/.exec(line)
+    if (signal) report.signalNumber = Number(signal[1])
+  }
+
+  return report
+}
+
+function signalName(signalNumber: number): string | undefined {
+  return Object.entries(constants.signals).find(([, number]) => number === signalNumber)?.[0]
+}
+
+/** Passes signals sent to this process on to the launcher, which passes them to the container. */
+function forwardSignals(child: ReturnType<typeof spawn>): () => void {
+  const handlers = FORWARDED_SIGNALS.map((name) => {
+    const handler = () => child.kill(name)
+    process.on(name, handler)
+    return [name, handler] as const
+  })
+  return () => {
+    for (const [name, handler] of handlers) process.off(name, handler)
+  }
+}

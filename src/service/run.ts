@@ -1,0 +1,196 @@
+/**
+ * Running a container from a stored image.
+ *
+ * The warm path (image already stored) reads two index rows and one small blob,
+ * and loads no HTTP or tar code: the pull service is imported only when the
+ * image is missing or `--pull always` asks for it.
+ */
+import {randomBytes} from 'node:crypto'
+import {mkdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {corrupt, invalidArgument, MydockerError, notFound} from '../errors.js'
+import type {ImageConfig} from '../image/types.js'
+import {parseReference, storedName, type Reference} from '../reference/reference.js'
+import {parseEnvironmentOption, readEnvironmentFile} from '../runtime/env.js'
+import type {LaunchSpec, VolumeMount} from '../runtime/launcher.js'
+import {buildProcessSpec} from '../runtime/process-spec.js'
+import type {RunnableImage} from '../store/images.js'
+import {ownIdentity} from '../store/process.js'
+import type {Store} from '../store/store.js'
+import {reapDeadContainers} from './containers.js'
+
+/** The `run` flags, as the command parsed them. */
+export interface RunFlags {
+  env?: string[]
+  'env-file'?: string[]
+  workdir?: string
+  entrypoint?: string
+  hostname?: string
+  user?: string
+  interactive: boolean
+  tty: boolean
+  volume?: string[]
+  tmpfs?: string[]
+  'read-only': boolean
+  network: string
+  memory?: string
+  'memory-swap'?: string
+  'pids-limit'?: number
+  cpus?: string
+  name?: string
+  pull: string
+  platform?: string
+  init: boolean
+  'cap-add'?: string[]
+  'cap-drop'?: string[]
+  privileged: boolean
+  'stop-timeout': number
+  runtime: string
+}
+
+export interface RunRequest {
+  image: string
+  command: string[]
+  flags: RunFlags
+}
+
+/** Runs the request to completion; resolves with the exit status to return. */
+export async function runContainer(store: Store, request: RunRequest): Promise<number> {
+  const reference = parseReference(request.image)
+  const image = await findOrPull(store, reference, request.flags)
+  const config = readConfig(store, image)
+
+  const id = randomBytes(32).toString('hex')
+  const hostname = request.flags.hostname ?? id.slice(0, 12)
+  reapDeadContainers(store)
+  recordContainer(store, {id, image, request})
+  try {
+    const spec = await launchSpec(store, image, config, {id, hostname, request})
+    const {launch} = await import('../runtime/launcher.js')
+    const result = await launch(spec)
+    if (result.cleanupError) process.stderr.write(`mydocker: warning: ${result.cleanupError.message}\n`)
+    return result.exitCode
+  } finally {
+    store.db.prepare('DELETE FROM containers WHERE id = ?').run(id)
+  }
+}
+
+async function findOrPull(store: Store, reference: Reference, flags: RunFlags): Promise<RunnableImage> {
+  const name = storedName(reference)
+  const stored = store.images.runnable(name)
+  const complete = stored !== undefined && stored.snapshotIds.every((id) => id !== null)
+  if (complete && flags.pull !== 'always') return stored
+  if (flags.pull === 'never') {
+    throw notFound(`image ${name} is not in the store`, {hint: `pull it first: mydocker pull ${name}`})
+  }
+
+  // Only now are the HTTP and tar stacks loaded.
+  const {pullImage} = await import('./pull.js')
+  const {createRegistryClient} = await import('../registry/client.js')
+  const {createPullProgress} = await import('../cli/pull-progress.js')
+  const {parsePlatform} = await import('../image/platform.js')
+  if (!stored) process.stderr.write(`Unable to find image '${name}' locally\n`)
+  const progress = await createPullProgress(process.stderr, name)
+  try {
+    await pullImage(store, reference, {
+      registry: createRegistryClient(),
+      platform: flags.platform ? parsePlatform(flags.platform) : undefined,
+      onEvent: (event) => progress.onEvent(event),
+    })
+  } finally {
+    progress.stop()
+  }
+  const pulled = store.images.runnable(name)
+  if (!pulled) throw new MydockerError('INTERNAL', `image ${name} was pulled but is not in the store`)
+  return pulled
+}
+
+function readConfig(store: Store, image: RunnableImage): ImageConfig {
+  try {
+    return JSON.parse(store.content.readBlob(image.configDigest).toString('utf8')) as ImageConfig
+  } catch (error) {
+    if (error instanceof MydockerError) throw error
+    throw corrupt(`config ${image.configDigest} of ${image.name} cannot be read: ${(error as Error).message}`, {
+      hint: 'run `mydocker system check --repair`, then pull the image again',
+    })
+  }
+}
+
+interface SpecContext {
+  id: string
+  hostname: string
+  request: RunRequest
+}
+
+async function launchSpec(store: Store, image: RunnableImage, config: ImageConfig, context: SpecContext): Promise<LaunchSpec> {
+  const {flags, command} = context.request
+  const processSpec = buildProcessSpec(config.config, {
+    args: command,
+    entrypoint: flags.entrypoint,
+    env: await environmentOptions(flags),
+    workdir: flags.workdir,
+    user: flags.user,
+    hostname: context.hostname,
+    tty: flags.tty,
+  })
+
+  const containerDir = join(store.paths.containers, context.id)
+  mkdirSync(containerDir, {recursive: true})
+  return {
+    // Overlay wants the top-most lower first; the index lists the bottom first.
+    lowerDirs: image.snapshotIds.map((id) => store.snapshots.directory(id!)).reverse(),
+    containerDir,
+    ...processSpec,
+    hostname: context.hostname,
+    interactive: flags.interactive,
+    network: flags.network === 'none' ? 'none' : 'host',
+    init: flags.init,
+    stopTimeout: flags['stop-timeout'],
+    volumes: (flags.volume ?? []).map(parseVolume),
+    tmpfs: flags.tmpfs,
+    readOnly: flags['read-only'],
+    capAdd: flags['cap-add'],
+    capDrop: flags['cap-drop'],
+    privileged: flags.privileged,
+  }
+}
+
+async function environmentOptions(flags: RunFlags): Promise<string[]> {
+  const fromFiles = []
+  for (const file of flags['env-file'] ?? []) fromFiles.push(...(await readEnvironmentFile(file, process.env)))
+  const fromFlags = (flags.env ?? []).flatMap((value) => parseEnvironmentOption(value, process.env) ?? [])
+  return [...fromFiles, ...fromFlags]
+}
+
+/** Parses `-v HOST:CONTAINER[:ro|rw]`. */
+export function parseVolume(value: string): VolumeMount {
+  const parts = value.split(':')
+  const [source, target, mode] = parts
+  const bad = (why: string) =>
+    invalidArgument(`invalid volume "${value}": ${why}`, {hint: 'use -v /host/path:/container/path[:ro]'})
+  if (parts.length < 2 || parts.length > 3 || !source || !target) throw bad('expected HOST:CONTAINER[:ro]')
+  if (!source.startsWith('/')) throw bad(`the host path "${source}" must be absolute`)
+  if (!target.startsWith('/')) throw bad(`the container path "${target}" must be absolute`)
+  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw bad(`unknown mode "${mode}"`)
+  return {source, target, readOnly: mode === 'ro'}
+}
+
+function recordContainer(store: Store, context: {id: string; image: RunnableImage; request: RunRequest}): void {
+  const {pid, start} = ownIdentity()
+  const {id, image, request} = context
+  try {
+    store.db
+      .prepare(
+        `INSERT INTO containers (id, name, image, manifest_digest, command, pid, pid_start, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(id, request.flags.name ?? null, image.name, image.manifestDigest, JSON.stringify(request.command), pid, start ?? null, Date.now())
+  } catch (error) {
+    if ((error as {code?: string}).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+      throw invalidArgument(`the container name "${request.flags.name}" is already in use`, {
+        hint: 'choose another --name, or stop the container that has it',
+      })
+    }
+    throw error
+  }
+}

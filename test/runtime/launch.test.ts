@@ -1,0 +1,359 @@
+// Real containers: a busybox root built here from Debian's busybox-static plus a
+// static probe compiled from the C source below, run through launch() in a
+// child node process so its stdout, stderr and exit status are the CLI's.
+import assert from 'node:assert/strict'
+import {execFile, execFileSync, spawn} from 'node:child_process'
+import {randomBytes, randomInt} from 'node:crypto'
+import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import {chmod, copyFile, mkdir, mkdtemp, readdir, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {dirname, join} from 'node:path'
+import {after, before, describe, it} from 'node:test'
+import {fileURLToPath} from 'node:url'
+
+const top = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const launcherSource = join(top, 'native', 'launch.c')
+const launcherModule = join(top, 'src', 'runtime', 'launcher.ts')
+
+const isRoot = process.getuid?.() === 0
+const skipReason = isRoot ? false : 'containers need root (namespaces, overlayfs, pivot_root)'
+
+// The probe: small jobs only a real program can do, named by its first argument.
+const PROBE_SOURCE = String.raw`
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+// Climbs out of a chroot the classic way: chroot into a subdirectory while the
+// working directory stays outside it, chdir("..") far up, chroot("."), and
+// reports whether the host path argv[2] is then visible.
+static int escape(const char *host_path) {
+  mkdir("/escape-cell", 0755);
+  if (chroot("/escape-cell") < 0) { perror("chroot"); return 2; }
+  for (int step = 0; step < 256; step++) chdir("..");
+  if (chroot(".") < 0) { perror("chroot ."); return 2; }
+  chdir("/");
+  puts(access(host_path, F_OK) == 0 ? "escaped" : "contained");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *job = argc > 1 ? argv[1] : "";
+  if (strcmp(job, "pid") == 0) { printf("%d\n", getpid()); return 0; }
+  if (strcmp(job, "escape") == 0) return escape(argv[2]);
+  if (strcmp(job, "wait") == 0) { pause(); return 0; }
+  if (strcmp(job, "trap-term") == 0) {
+    signal(SIGTERM, SIG_DFL);
+    sigset_t set; sigemptyset(&set); sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    puts("ready"); fflush(stdout);
+    int sig; sigwait(&set, &sig);
+    return atoi(argv[2]);
+  }
+  if (strcmp(job, "mount") == 0) {
+    if (mount("tmpfs", "/mnt", "tmpfs", 0, NULL) == 0) { puts("mounted"); return 0; }
+    printf("mount failed: %s\n", strerror(errno)); return 1;
+  }
+  if (strcmp(job, "ids") == 0) {
+    gid_t groups[64]; int count = getgroups(64, groups);
+    printf("uid=%d gid=%d groups=", getuid(), getgid());
+    for (int index = 0; index < count; index++) printf("%s%d", index ? "," : "", groups[index]);
+    printf(" home=%s\n", getenv("HOME") ? getenv("HOME") : "(unset)");
+    return 0;
+  }
+  fprintf(stderr, "probe: unknown job %s\n", job);
+  return 2;
+}
+`
+
+// Runs one launch() in a child node and turns its outcome into exit status
+// and stderr the way the CLI does.
+const RUNNER_SOURCE = `
+import {launch} from ${JSON.stringify(launcherModule)}
+const spec = JSON.parse(process.argv[2])
+try {
+  const result = await launch(spec)
+  process.exitCode = result.exitCode
+} catch (error) {
+  process.stderr.write('mydocker: ' + error.message + '\\n')
+  process.exitCode = error.exitCode ?? 125
+}
+`
+
+interface Fixture {
+  work: string
+  launcherPath: string
+  /** Top-most first. */
+  layers: string[]
+  runner: string
+}
+
+interface RunOutcome {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+let fixture: Fixture
+
+async function buildLayers(work: string, probePath: string): Promise<string[]> {
+  const bottom = join(work, 'layers', 'bottom')
+  const topLayer = join(work, 'layers', 'top')
+  await mkdir(join(bottom, 'bin'), {recursive: true})
+  await mkdir(join(bottom, 'etc'), {recursive: true})
+  await copyFile('/bin/busybox', join(bottom, 'bin', 'busybox'))
+  await chmod(join(bottom, 'bin', 'busybox'), 0o755)
+  execFileSync('chroot', [bottom, '/bin/busybox', '--install', '-s', '/bin'])
+  await writeFile(
+    join(bottom, 'etc', 'passwd'),
+    'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app user:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
+  )
+  await writeFile(join(bottom, 'etc', 'group'), 'root:x:0:\nwheel:x:10:app\naudio:x:29:app,other\napp:x:1000:\nstaff:x:50:\nnogroup:x:65534:\n')
+  await writeFile(join(bottom, 'etc', 'layer'), 'bottom\n')
+  await mkdir(join(bottom, 'not-executable'))
+  await writeFile(join(bottom, 'bin', 'plain-file'), 'not a program\n', {mode: 0o644})
+
+  await mkdir(join(topLayer, 'etc'), {recursive: true})
+  await mkdir(join(topLayer, 'usr', 'bin'), {recursive: true})
+  await copyFile(probePath, join(topLayer, 'usr', 'bin', 'probe'))
+  await writeFile(join(topLayer, 'etc', 'layer'), 'top\n')
+  return [topLayer, bottom]
+}
+
+async function setUp(): Promise<Fixture> {
+  const work = await mkdtemp(join(tmpdir(), 'mydocker-launch-test-'))
+  const launcherPath = join(work, 'launch')
+  execFileSync('gcc', ['-static', '-O2', '-Wall', '-Wextra', '-o', launcherPath, launcherSource])
+  await writeFile(join(work, 'probe.c'), PROBE_SOURCE)
+  execFileSync('gcc', ['-static', '-O2', '-o', join(work, 'probe'), join(work, 'probe.c')])
+
+  const layers = await buildLayers(work, join(work, 'probe'))
+  const runner = join(work, 'runner.mts')
+  await writeFile(runner, RUNNER_SOURCE)
+  return {work, launcherPath, layers, runner}
+}
+
+let runCount = 0
+
+/** A spec for the fixture image; `overrides` wins. */
+function specFor(args: string[], overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  runCount++
+  return {
+    lowerDirs: fixture.layers,
+    containerDir: join(fixture.work, 'containers', `run-${runCount}`),
+    args,
+    env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=testbox'],
+    cwd: '/',
+    user: '',
+    hostname: 'testbox',
+    interactive: false,
+    launcherPath: fixture.launcherPath,
+    ...overrides,
+  }
+}
+
+function startRunner(spec: Record<string, unknown>) {
+  return spawn(process.execPath, ['--import', 'tsx', fixture.runner, JSON.stringify(spec)], {
+    cwd: top,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+}
+
+async function run(args: string[], overrides: Record<string, unknown> = {}): Promise<RunOutcome> {
+  const spec = specFor(args, overrides)
+  await mkdir(spec.containerDir as string, {recursive: true})
+  const child = startRunner(spec)
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
+  const code = await new Promise<number | null>((resolve) => child.on('close', (exitCode) => resolve(exitCode)))
+  assert.equal(existsSync(spec.containerDir as string), false, 'the container directory is removed after the run')
+  return {code, stdout, stderr}
+}
+
+/** Host pids whose command line contains `marker`. */
+function processesWith(marker: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        return readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(marker)
+      } catch {
+        return false
+      }
+    })
+    .map(Number)
+}
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (condition()) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+
+  assert.fail(`timed out waiting for ${what}`)
+}
+
+describe('launch runs a command in a container', {skip: skipReason}, () => {
+  before(async () => {
+    fixture = await setUp()
+  })
+
+  after(async () => {
+    if (fixture) await rm(fixture.work, {recursive: true, force: true})
+  })
+
+  it('passes the exact stdout and stderr of the command, separately', async () => {
+    const out = randomBytes(12).toString('hex')
+    const errorText = randomBytes(12).toString('hex')
+    const outcome = await run(['sh', '-c', `printf %s ${out}; printf %s ${errorText} >&2`])
+    assert.deepEqual(outcome, {code: 0, stdout: out, stderr: errorText})
+  })
+
+  const exitCases = [
+    {name: 'success', command: 'exit 0', code: 0},
+    {name: 'failure', command: 'exit 1', code: 1},
+    {name: 'a random status', command: `exit ${randomInt(2, 30)}`, code: -1},
+  ]
+  for (const exitCase of exitCases) {
+    it(`relays the command's exit status: ${exitCase.name}`, async () => {
+      const expected = exitCase.code === -1 ? Number(exitCase.command.split(' ')[1]) : exitCase.code
+      const outcome = await run(['sh', '-c', exitCase.command])
+      assert.equal(outcome.code, expected)
+      assert.equal(outcome.stderr, '')
+    })
+  }
+
+  const startFailures = [
+    {name: 'a command not in the container PATH gives 127', args: ['no-such-command'], code: 127, message: /executable file not found in \$PATH/},
+    {name: 'a missing absolute path gives 127', args: ['/no/such/file'], code: 127, message: /no such file/i},
+    {name: 'a directory gives 126', args: ['/not-executable'], code: 126, message: /permission denied/i},
+    {name: 'a file without execute permission gives 126', args: ['/bin/plain-file'], code: 126, message: /permission denied/i},
+  ]
+  for (const failure of startFailures) {
+    it(`reports a command that cannot start: ${failure.name}`, async () => {
+      const outcome = await run(failure.args)
+      assert.equal(outcome.code, failure.code)
+      assert.match(outcome.stderr, /^mydocker: /)
+      assert.match(outcome.stderr, failure.message)
+      assert.equal(outcome.stdout, '')
+    })
+  }
+
+  it('finds commands through the container PATH, not the host PATH', async () => {
+    // The host has /usr/bin/gcc; the container's PATH has only /nowhere.
+    const outcome = await run(['busybox'], {env: ['PATH=/nowhere']})
+    assert.equal(outcome.code, 127)
+  })
+
+  it('gives 128+9 when the command is killed by SIGKILL', async () => {
+    const marker = `wait-${randomBytes(6).toString('hex')}`
+    const running = run(['probe', 'wait', marker])
+    await waitFor(() => processesWith(marker).some((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'probe'), 'the probe to start')
+    const [pid] = processesWith(marker).filter((candidate) => readFileSync(`/proc/${candidate}/comm`, 'utf8').trim() === 'probe')
+    process.kill(pid, 'SIGKILL')
+    const outcome = await running
+    assert.equal(outcome.code, 137)
+  })
+
+  it('runs the command as PID 1', async () => {
+    const outcome = await run(['probe', 'pid'])
+    assert.deepEqual(outcome, {code: 0, stdout: '1\n', stderr: ''})
+  })
+
+  it('shows the image root: only its entries plus dev, proc and sys', async () => {
+    const outcome = await run(['ls', '-1', '/'])
+    const imageEntries = new Set([...(await readdir(fixture.layers[0])), ...(await readdir(fixture.layers[1]))])
+    const expected = [...imageEntries, 'dev', 'proc', 'sys'].sort()
+    assert.deepEqual(outcome.stdout.trim().split('\n').sort(), expected)
+  })
+
+  it('hides a host directory created before the run', async () => {
+    const hostDir = join(fixture.work, `host-only-${randomBytes(4).toString('hex')}`)
+    await mkdir(hostDir)
+    const outcome = await run(['sh', '-c', `test -e ${hostDir} && echo visible || echo absent`])
+    assert.equal(outcome.stdout, 'absent\n')
+  })
+
+  it('merges the layers with the top-most first', async () => {
+    const outcome = await run(['cat', '/etc/layer'])
+    assert.equal(outcome.stdout, 'top\n')
+  })
+
+  it('forgets writes when the run ends', async () => {
+    const first = await run(['sh', '-c', 'echo changed > /etc/layer; rm /bin/ls; cat /etc/layer'])
+    assert.equal(first.stdout, 'changed\n')
+    const second = await run(['sh', '-c', 'cat /etc/layer; test -e /bin/ls && echo ls-present'])
+    assert.equal(second.stdout, 'top\nls-present\n')
+    assert.equal(readFileSync(join(fixture.layers[0], 'etc', 'layer'), 'utf8'), 'top\n')
+  })
+
+  it('keeps a root process inside the container root when it climbs out of a chroot', async () => {
+    const outcome = await run(['probe', 'escape', fixture.work])
+    assert.equal(outcome.stdout, 'contained\n')
+  })
+
+  it('is escaped by the same probe under a plain chroot (unshare --root), which proves the probe', async () => {
+    const root = fixture.layers[0]
+    const output = execFileSync('unshare', ['--root', root, '/usr/bin/probe', 'escape', fixture.work], {encoding: 'utf8'})
+    await rm(join(root, 'escape-cell'), {recursive: true, force: true})
+    assert.equal(output, 'escaped\n')
+  })
+
+  it('mounts a fresh /proc, a /dev with the usual devices, /dev/shm, /dev/pts and a read-only /sys', async () => {
+    const script = [
+      // Only this container's few processes: sh (PID 1), ls, grep.
+      'cat /proc/1/comm; ls /proc | grep -c "^[0-9]"',
+      'for device in null zero full random urandom tty; do test -c /dev/$device || echo missing $device; done',
+      'echo data > /dev/shm/file && cat /dev/shm/file',
+      'test -e /dev/pts/ptmx && echo pts',
+      'touch /sys/probe 2>/dev/null || echo sys-read-only',
+      'head -c 4 /dev/zero | wc -c',
+    ].join('; ')
+    const outcome = await run(['sh', '-c', script])
+    assert.equal(outcome.stdout, 'sh\n3\ndata\npts\nsys-read-only\n4\n')
+  })
+
+  it('sets the hostname and binds /etc/hostname, /etc/hosts and the host resolv.conf', async () => {
+    const outcome = await run(['sh', '-c', 'hostname; cat /etc/hostname; grep -c "localhost" /etc/hosts; grep -w box7 /etc/hosts; cat /etc/resolv.conf'], {
+      hostname: 'box7',
+    })
+    const hostResolvConf = readFileSync('/etc/resolv.conf', 'utf8')
+    assert.equal(outcome.stdout, `box7\nbox7\n2\n127.0.0.1\tbox7\n${hostResolvConf}`)
+  })
+
+  it('gives the command exactly the environment it was given, plus HOME from the image passwd', async () => {
+    const value = randomBytes(8).toString('hex')
+    const outcome = await run(['env'], {env: ['PATH=/bin', `RANDOM_VALUE=${value}`]})
+    assert.deepEqual(outcome.stdout.trim().split('\n').sort(), ['HOME=/root', 'PATH=/bin', `RANDOM_VALUE=${value}`])
+  })
+
+  it('starts in the working directory, creating it when missing', async () => {
+    const outcome = await run(['pwd'], {cwd: '/srv/work/here'})
+    assert.equal(outcome.stdout, '/srv/work/here\n')
+  })
+
+  it('closes stdin unless interactive', async () => {
+    const outcome = await run(['sh', '-c', 'cat; echo end'])
+    assert.equal(outcome.stdout, 'end\n')
+  })
+
+  it('leaves no container process when node is killed with SIGKILL', async () => {
+    const marker = `orphan-${randomBytes(6).toString('hex')}`
+    const spec = specFor(['probe', 'wait', marker])
+    await mkdir(spec.containerDir as string, {recursive: true})
+    const child = startRunner(spec)
+    const probeRunning = () => processesWith(marker).some((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'probe')
+    await waitFor(probeRunning, 'the probe to start')
+
+    child.kill('SIGKILL')
+    await waitFor(() => processesWith(marker).length === 0, 'every container process to end')
+  })
+})
