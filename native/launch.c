@@ -16,12 +16,15 @@
 // The environment of this process is the container's environment, exactly.
 // fd 3, when open, is the report channel read by node: "error CODE MESSAGE\n"
 // when the container could not be started, "signal N\n" when the command died
-// from signal N. Without fd 3 the messages go to stderr. Exit status: the
+// from signal N, "cleanup MESSAGE\n" when the container directory could not be
+// removed. Without fd 3 the error messages go to stderr. The container
+// directory is removed when the container has ended. Exit status: the
 // command's, 128+N for signal N, 125 setup failure, 126 cannot execute, 127 not
 // found.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
@@ -281,6 +284,28 @@ static void mount_or_fail(const char *source, const char *target, const char *ty
     }
 }
 
+// Reads a whole file; NULL when it cannot be opened (a missing file).
+static char *read_text_file(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    size_t capacity = 8192, used = 0;
+    char *text = allocate(capacity, 1);
+    for (;;) {
+        if (used + 1 >= capacity) {
+            capacity *= 2;
+            text = realloc(text, capacity);
+            if (text == NULL) fail_errno("allocating memory");
+        }
+        ssize_t count = read(fd, text + used, capacity - used - 1);
+        if (count < 0) fail_errno(path);
+        if (count == 0) break;
+        used += count;
+    }
+    close(fd);
+    text[used] = '\0';
+    return text;
+}
+
 // ---------------------------------------------------------------- overlay root
 
 // The kernel explains a failed fsconfig in the context's message queue.
@@ -404,18 +429,28 @@ static void attach_tree(int tree, const char *target) {
     close(tree);
 }
 
-struct etc_files {
-    int hosts, hostname, resolv_conf;
-};
+// The host's resolv.conf, read while the host is in view. In a network namespace
+// of its own a loopback nameserver (127.0.0.53 of systemd-resolved) answers
+// nothing, so those lines go, as Docker drops them.
+static char *read_host_resolv_conf(bool new_network) {
+    char *text = read_text_file("/etc/resolv.conf");
+    if (text == NULL) return strdup("");
+    if (!new_network) return text;
 
-static void clone_etc_files(const struct options *options, struct etc_files *files) {
-    char path[MAX_PATH];
-    join_path(path, options->container_dir, "hosts");
-    files->hosts = clone_tree(path, false);
-    join_path(path, options->container_dir, "hostname");
-    files->hostname = clone_tree(path, false);
-    join_path(path, options->container_dir, "resolv.conf");
-    files->resolv_conf = clone_tree(path, false);
+    char *kept = allocate(strlen(text) + 1, 1);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        const char *cursor = line;
+        while (*cursor == ' ' || *cursor == '\t') cursor++;
+        if (strncmp(cursor, "nameserver", 10) == 0) {
+            cursor += 10;
+            while (*cursor == ' ' || *cursor == '\t') cursor++;
+            if (strncmp(cursor, "127.", 4) == 0 || strncmp(cursor, "::1", 3) == 0) continue;
+        }
+        strcat(kept, line);
+        strcat(kept, "\n");
+    }
+    free(text);
+    return kept;
 }
 
 static void clone_volumes(struct options *options) {
@@ -490,7 +525,7 @@ static void mount_kernel_file_systems(const struct options *options) {
     if (mkdir("/proc", 0555) < 0 && errno != EEXIST) fail_errno("/proc");
     mount_or_fail("proc", "/proc", "proc", secure, NULL);
     if (mkdir("/sys", 0555) < 0 && errno != EEXIST) fail_errno("/sys");
-    mount_or_fail("sysfs", "/sys", "sysfs", secure | MS_RDONLY, NULL);
+    mount_or_fail("sysfs", "/sys", "sysfs", secure | (options->privileged ? 0 : MS_RDONLY), NULL);
     if (mkdir("/dev", 0755) < 0 && errno != EEXIST) fail_errno("/dev");
     mount_dev();
     if (options->privileged) return;
@@ -501,13 +536,28 @@ static void mount_kernel_file_systems(const struct options *options) {
     }
 }
 
-static void attach_etc_files(const struct etc_files *files) {
-    make_mount_point_file("/etc/hosts");
-    attach_tree(files->hosts, "/etc/hosts");
-    make_mount_point_file("/etc/hostname");
-    attach_tree(files->hostname, "/etc/hostname");
-    make_mount_point_file("/etc/resolv.conf");
-    attach_tree(files->resolv_conf, "/etc/resolv.conf");
+// Writes one file of the container's own /etc, inside its root (so no symlink
+// can lead out) and into the per-run upper layer (so it vanishes with the run).
+// A symlink in its place is the image's: it is replaced, not followed.
+static void write_etc_file(const char *path, const char *content) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ELOOP && unlink(path) == 0) fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) fail_errno(path);
+    size_t length = strlen(content);
+    if (write(fd, content, length) != (ssize_t)length) fail_errno(path);
+    close(fd);
+}
+
+// Docker's /etc/hosts, /etc/hostname and /etc/resolv.conf for the container.
+static void write_etc_files(const struct options *options, const char *resolv_conf) {
+    if (mkdir("/etc", 0755) < 0 && errno != EEXIST) fail_errno("/etc");
+    char hosts[1024];
+    snprintf(hosts, sizeof hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t%s\n", options->hostname);
+    write_etc_file("/etc/hosts", hosts);
+    char hostname[300];
+    snprintf(hostname, sizeof hostname, "%s\n", options->hostname);
+    write_etc_file("/etc/hostname", hostname);
+    write_etc_file("/etc/resolv.conf", resolv_conf);
 }
 
 static void attach_volumes(const struct options *options) {
@@ -550,28 +600,6 @@ static void bring_loopback_up(void) {
 }
 
 // ---------------------------------------------------------------- the user
-
-// Reads `path` inside the container's root; a missing file reads as empty.
-static char *read_text_file(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
-    size_t capacity = 8192, used = 0;
-    char *text = allocate(capacity, 1);
-    for (;;) {
-        if (used + 1 >= capacity) {
-            capacity *= 2;
-            text = realloc(text, capacity);
-            if (text == NULL) fail_errno("allocating memory");
-        }
-        ssize_t count = read(fd, text + used, capacity - used - 1);
-        if (count < 0) fail_errno(path);
-        if (count == 0) break;
-        used += count;
-    }
-    close(fd);
-    text[used] = '\0';
-    return text;
-}
 
 // Splits one colon-separated line into at most `max` fields; returns the count.
 static int split_fields(char *line, char **fields, int max) {
@@ -689,12 +717,11 @@ static void drop_capabilities(const struct options *options) {
 static void set_capabilities(const struct options *options, uid_t uid) {
     struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct data[2];
-    memset(data, 0, sizeof data);
-    if (uid == 0) {
-        for (int word = 0; word < 2; word++) {
-            unsigned int bits = (unsigned int)(options->capabilities >> (32 * word));
-            data[word].effective = data[word].permitted = data[word].inheritable = bits;
-        }
+    // Only what this process holds can be kept (this machine, say, lacks CAP_SYS_RESOURCE).
+    if (syscall(SYS_capget, &header, data) < 0) fail_errno("reading capabilities");
+    for (int word = 0; word < 2; word++) {
+        unsigned int bits = uid == 0 ? (unsigned int)(options->capabilities >> (32 * word)) & data[word].permitted : 0;
+        data[word].effective = data[word].permitted = data[word].inheritable = bits;
     }
     if (syscall(SYS_capset, &header, data) < 0) fail_errno("setting capabilities");
     if (!options->privileged && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail_errno("setting no_new_privs");
@@ -807,13 +834,12 @@ __attribute__((noreturn)) static void run_container(struct options *options, int
     }
     mount_overlay(options, upper, work, rootfs);
 
-    struct etc_files etc_files;
-    clone_etc_files(options, &etc_files);
+    char *resolv_conf = read_host_resolv_conf(options->new_network);
     clone_volumes(options);
     enter_root(rootfs);
 
     mount_kernel_file_systems(options);
-    attach_etc_files(&etc_files);
+    write_etc_files(options, resolv_conf);
     attach_volumes(options);
     mount_tmpfs_paths(options);
     if (options->read_only) make_root_read_only();
@@ -846,6 +872,27 @@ static void report_signal(int sig) {
     int length = snprintf(line, sizeof line, "signal %d\n", sig);
     if (write(report_fd, line, length) < 0) {
         // Node then sees only the exit status, 128+N, which says the same.
+    }
+}
+
+static int remove_entry(const char *path, const struct stat *status, int type, struct FTW *walk) {
+    (void)status;
+    (void)walk;
+    int result = type == FTW_DP ? rmdir(path) : unlink(path);
+    return result < 0 && errno != ENOENT ? -1 : 0;
+}
+
+// The run's upper and work directories go with the run; a failure is reported
+// to node, which then warns.
+static void remove_container_dir(const char *container_dir) {
+    // FTW_MOUNT: never descend into something mounted there.
+    if (nftw(container_dir, remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0 || errno == ENOENT) return;
+    if (report_fd < 0) return;
+    char line[MAX_PATH + 128];
+    int length = snprintf(line, sizeof line, "cleanup removing container directory %s: %s\n", container_dir, strerror(errno));
+    if (length > (int)sizeof line - 1) length = sizeof line - 1;
+    if (write(report_fd, line, length) < 0) {
+        // Node then finds the directory still there and removes it itself.
     }
 }
 
@@ -885,6 +932,7 @@ __attribute__((noreturn)) static void supervise(pid_t container, const struct op
 
         int status;
         if (waitpid(container, &status, WNOHANG) != container) continue;
+        remove_container_dir(options->container_dir);
         if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
         report_signal(WTERMSIG(status));
         _exit(128 + WTERMSIG(status));

@@ -50,7 +50,7 @@ export async function pullCommand(store: Store, options: PullCommandOptions): Pr
   for (const outcome of outcomes) printOutcome(outcome, options)
   if (failed.length === 0) return 0
   if (!single) options.stderr.write(`mydocker: ${failed.length} of ${outcomes.length} pulls failed: ${failed.map((o) => o.input).join(', ')}\n`)
-  return failed.some((outcome) => outcome.error instanceof MydockerError) ? 125 : 1
+  return 125
 }
 
 interface PullOneContext {

@@ -13,7 +13,7 @@
  * it before unlinking.
  */
 import {createHash, type Hash} from 'node:crypto'
-import {createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync} from 'node:fs'
+import {createReadStream, existsSync, mkdirSync, readFileSync} from 'node:fs'
 import {open, rename, rm, stat} from 'node:fs/promises'
 import {dirname, join} from 'node:path'
 import {Writable} from 'node:stream'
@@ -88,10 +88,6 @@ export class ContentStore {
     if (this.info(digest)) return
     const ingest = await this.openIngest(digest, body.length, {resume: false})
     ingest.stream.end(body)
-    await new Promise<void>((resolve, reject) => {
-      ingest.stream.once('finish', resolve)
-      ingest.stream.once('error', reject)
-    })
     await ingest.commit(mediaType)
   }
 
@@ -192,22 +188,24 @@ async function rehash(file: string, size: number, hash: Hash): Promise<number> {
   return existing.size
 }
 
+// Writes through the FileHandle itself, so the handle stays open for the fsync
+// and size check at commit.
 function hashingWriter(handle: import('node:fs/promises').FileHandle, hash: Hash): Writable {
-  const file = createWriteStream('', {fd: handle.fd, autoClose: false})
   return new Writable({
     highWaterMark: 1 << 20,
     write(chunk: Buffer, _encoding, callback) {
       hash.update(chunk)
-      file.write(chunk, callback)
-    },
-    final(callback) {
-      file.end(callback)
-    },
-    destroy(error, callback) {
-      file.destroy()
-      callback(error)
+      writeFully(handle, chunk).then(() => callback(), callback)
     },
   })
+}
+
+async function writeFully(handle: import('node:fs/promises').FileHandle, chunk: Buffer): Promise<void> {
+  let offset = 0
+  while (offset < chunk.length) {
+    const {bytesWritten} = await handle.write(chunk, offset, chunk.length - offset)
+    offset += bytesWritten
+  }
 }
 
 function finished(stream: Writable): Promise<void> {

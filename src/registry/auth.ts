@@ -41,6 +41,9 @@ interface CachedAuthorization extends Authorization {
 /** The per-client token cache and challenge handler. */
 export class Authenticator {
   private readonly cache = new Map<string, CachedAuthorization>()
+  // The last challenge of each host, so a new scope or an expired token gets a token
+  // before the request rather than after a 401.
+  private readonly challenges = new Map<string, string | string[]>()
 
   constructor(
     private readonly transport: Transport,
@@ -61,6 +64,18 @@ export class Authenticator {
   }
 
   /**
+   * The Authorization to send: the cached one, else a new one when the host has
+   * challenged before (a Bearer token for this scope), else undefined.
+   */
+  async prepare(target: AuthTarget): Promise<Authorization | undefined> {
+    const cached = this.cached(target)
+    if (cached !== undefined) return cached
+    const challenge = this.challenges.get(target.host)
+    if (challenge === undefined) return undefined
+    return this.authorize(target, challenge)
+  }
+
+  /**
    * Answers a 401: builds a new Authorization from the challenges in `wwwAuthenticate`
    * (a cached one that was refused is dropped first) and caches it. Throws
    * RegistryError UNAUTHORIZED "authentication required for HOST" when the registry
@@ -73,6 +88,7 @@ export class Authenticator {
     }
 
     const challenges = parseChallenges(wwwAuthenticate)
+    if (wwwAuthenticate !== undefined && challenges.length > 0) this.challenges.set(target.host, wwwAuthenticate)
     const bearer = challenges.find((challenge) => challenge.scheme === 'bearer')
     const basic = challenges.find((challenge) => challenge.scheme === 'basic')
     const credentials = target.credentialName === undefined ? undefined : await this.credentials.get(target.credentialName)

@@ -209,7 +209,7 @@ class DistributionClient implements RegistryClient {
     perform: (authorization?: Authorization) => Promise<R>,
     discard: (response: R) => void = () => {},
   ): Promise<R> {
-    const cached = context.authenticator.cached(target)
+    const cached = await context.authenticator.prepare(target)
     const first = await perform(cached)
     if (first.status !== 401) return first
 

@@ -160,7 +160,7 @@ export class Transport {
       hooks: {
         beforeRetry: [
           (error: RequestError, retryCount: number) =>
-            this.options.log(`retrying ${request.method} ${request.url.host}${request.url.pathname} (attempt ${retryCount + 1}): ${error.code ?? error.response?.statusCode ?? error.message}`),
+            this.options.log(`retrying ${request.method} ${request.url.host}${request.url.pathname} (attempt ${retryCount + 1}): ${error.response?.statusCode ?? error.code ?? error.message}`),
         ],
       },
     }

@@ -7,11 +7,11 @@
  * import alone costs ~170 ms here; see docs/runtime.md).
  */
 import {spawn} from 'node:child_process'
+import {existsSync} from 'node:fs'
 import {rm} from 'node:fs/promises'
 import {constants} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {MydockerError, type ErrorCode} from '../errors.js'
-import {writeEtcFiles} from './etc-files.js'
 
 /** A -v HOST:CONTAINER[:ro] bind mount. */
 export interface VolumeMount {
@@ -26,7 +26,7 @@ export interface VolumeMount {
 export interface LaunchSpec {
   /** Snapshot directories, top-most layer first (each is an overlayfs lower). */
   lowerDirs: string[]
-  /** Per-run directory the caller created (empty); the runtime makes upper/, work/, rootfs/, etc files in it, and removes it after the run. */
+  /** Per-run directory the caller created (empty); the runtime makes upper/, work/, rootfs/ in it and removes it, whole, after the run. */
   containerDir: string
   args: string[]
   env: string[]
@@ -75,6 +75,7 @@ const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 
 interface LauncherReport {
   error?: {exitCode: number; message: string}
   signalNumber?: number
+  cleanupMessage?: string
 }
 
 /**
@@ -87,7 +88,6 @@ interface LauncherReport {
 export async function launch(spec: LaunchSpec): Promise<LaunchResult> {
   let result: LaunchResult
   try {
-    await writeEtcFiles(spec.containerDir, spec.hostname, spec.network === 'none')
     result = await runLauncher(spec)
   } catch (error) {
     // The start error is the one to report; a cleanup failure would hide it.
@@ -95,11 +95,14 @@ export async function launch(spec: LaunchSpec): Promise<LaunchResult> {
     throw error
   }
 
+  // launch.c removes the directory itself (faster); this covers a launcher that died first.
   const cleanupError = await removeContainerDir(spec.containerDir)
-  return cleanupError ? {...result, cleanupError} : result
+  const reported = result.cleanupError ?? cleanupError
+  return reported ? {...result, cleanupError: reported} : result
 }
 
 async function removeContainerDir(containerDir: string): Promise<MydockerError | undefined> {
+  if (!existsSync(containerDir)) return undefined
   try {
     await rm(containerDir, {recursive: true, force: true})
     return undefined
@@ -189,13 +192,11 @@ function settle(
     return
   }
 
+  const cleanupError = report.cleanupMessage ? new MydockerError('INTERNAL', report.cleanupMessage) : undefined
   const signalNumber = report.signalNumber ?? (signal ? constants.signals[signal] : undefined)
-  if (signalNumber !== undefined) {
-    resolve({exitCode: 128 + signalNumber, signal: signalName(signalNumber)})
-    return
-  }
-
-  resolve({exitCode: code ?? 125})
+  const result: LaunchResult =
+    signalNumber === undefined ? {exitCode: code ?? 125} : {exitCode: 128 + signalNumber, signal: signalName(signalNumber)}
+  resolve(cleanupError ? {...result, cleanupError} : result)
 }
 
 function startError(exitCode: number, message: string): MydockerError {
@@ -211,6 +212,7 @@ function parseReport(text: string): LauncherReport {
     if (error) report.error ??= {exitCode: Number(error[1]), message: error[2]}
     const signal = /^signal (\d+)$/.exec(line)
     if (signal) report.signalNumber = Number(signal[1])
+    if (line.startsWith('cleanup ')) report.cleanupMessage = line.slice('cleanup '.length)
   }
 
   return report
