@@ -113,7 +113,17 @@ struct options {
     const char **tmpfs_paths;
     int tmpfs_count;
     unsigned long long capabilities;  // bit N = capability N
+    long long memory;                 // bytes; 0 = no limit
+    long long memory_swap;            // memory + swap, bytes; 0 = no limit
+    long long pids_limit;             // 0 = no limit
+    const char *cpus;                 // decimal CPUs, NULL = no limit
     char **command;
+};
+
+// The container's cgroup directories, one per v1 controller used, or the one v2 cgroup.
+struct cgroups {
+    char paths[4][MAX_PATH];
+    int count;
 };
 
 struct identity {
@@ -125,6 +135,9 @@ struct identity {
 };
 
 static int report_fd = -1;
+// Set in the supervisor only: what fail() must undo before exiting.
+static const struct cgroups *created_cgroups = NULL;
+static void remove_cgroups(const struct cgroups *cgroups);
 
 // Reports why the container could not start and exits with `code`. A message
 // goes to node over fd 3 when node listens there, else to stderr.
@@ -142,6 +155,7 @@ __attribute__((noreturn, format(printf, 2, 3))) static void fail(int code, const
     if (write(report_fd >= 0 ? report_fd : STDERR_FILENO, line, length) < 0) {
         // Nothing else can be done: the exit status still tells.
     }
+    if (created_cgroups != NULL) remove_cgroups(created_cgroups);
     _exit(code);
 }
 
@@ -227,6 +241,10 @@ static void parse_options(int argc, char **argv, struct options *options) {
         else if (strcmp(name, "--tmpfs") == 0) options->tmpfs_paths[options->tmpfs_count++] = value;
         else if (strcmp(name, "--cap-add") == 0) change_capability(options, value, true);
         else if (strcmp(name, "--cap-drop") == 0) change_capability(options, value, false);
+        else if (strcmp(name, "--memory") == 0) options->memory = atoll(value);
+        else if (strcmp(name, "--memory-swap") == 0) options->memory_swap = atoll(value);
+        else if (strcmp(name, "--pids-limit") == 0) options->pids_limit = atoll(value);
+        else if (strcmp(name, "--cpus") == 0) options->cpus = value;
         else fail(EXIT_SETUP, "unknown option %s", name);
     }
 
@@ -727,6 +745,124 @@ static void set_capabilities(const struct options *options, uid_t uid) {
     if (!options->privileged && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail_errno("setting no_new_privs");
 }
 
+// ---------------------------------------------------------------- cgroups
+
+static bool wants_cgroups(const struct options *options) {
+    return options->memory > 0 || options->memory_swap > 0 || options->pids_limit > 0 || options->cpus != NULL;
+}
+
+static void write_cgroup_file(const char *directory, const char *name, const char *value) {
+    char path[MAX_PATH];
+    join_path(path, directory, name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, value, strlen(value)) < 0) {
+        char what[MAX_PATH + 64];
+        snprintf(what, sizeof what, "writing %s to %s", value, path);
+        fail_errno(what);
+    }
+    close(fd);
+}
+
+// This process's cgroup in `controller` ("" = the v2 hierarchy), from
+// /proc/self/cgroup: the container's goes below it, so limits set above hold.
+static bool own_cgroup(const char *controller, char *out, size_t size) {
+    char *text = read_text_file("/proc/self/cgroup");
+    bool found = false;
+    for (char *line = text ? strtok(text, "\n") : NULL; line && !found; line = strtok(NULL, "\n")) {
+        char *fields[3];
+        if (split_fields(line, fields, 3) < 3) continue;
+        bool match = controller[0] == '\0' ? fields[1][0] == '\0' : false;
+        char *cursor;
+        for (char *name = strtok_r(fields[1], ",", &cursor); name && !match; name = strtok_r(NULL, ",", &cursor)) {
+            match = strcmp(name, controller) == 0;
+        }
+        if (match) {
+            snprintf(out, size, "%s", strcmp(fields[2], "/") == 0 ? "" : fields[2]);
+            found = true;
+        }
+    }
+    free(text);
+    return found;
+}
+
+static const char *add_cgroup(struct cgroups *cgroups, const char *controller, pid_t supervisor) {
+    char own[MAX_PATH - 128];
+    if (!own_cgroup(controller, own, sizeof own)) fail(EXIT_SETUP, "cgroup controller %s is not available", controller);
+    char *path = cgroups->paths[cgroups->count];
+    const char *mount_point = controller[0] ? controller : "";
+    snprintf(path, MAX_PATH, "/sys/fs/cgroup%s%s%s/mydocker-%d", mount_point[0] ? "/" : "", mount_point, own, supervisor);
+    if (mkdir(path, 0755) < 0) fail_errno(path);
+    cgroups->count++;
+    return path;
+}
+
+static void format_number(char *out, long long number) {
+    sprintf(out, "%lld", number);
+}
+
+// CPUs as a CFS quota over a 100 ms period, as Docker's --cpus.
+static long long cpu_quota(const char *cpus) {
+    return (long long)(strtod(cpus, NULL) * 100000 + 0.5);
+}
+
+static void limit_v1(const struct options *options, struct cgroups *cgroups, pid_t supervisor) {
+    char value[64];
+    if (options->memory > 0 || options->memory_swap > 0) {
+        const char *memory = add_cgroup(cgroups, "memory", supervisor);
+        if (options->memory > 0) { format_number(value, options->memory); write_cgroup_file(memory, "memory.limit_in_bytes", value); }
+        // Without swap accounting (swapaccount=0) there is no memsw file: the limit cannot apply.
+        char swap_file[MAX_PATH];
+        join_path(swap_file, memory, "memory.memsw.limit_in_bytes");
+        if (options->memory_swap > 0 && access(swap_file, F_OK) == 0) {
+            format_number(value, options->memory_swap);
+            write_cgroup_file(memory, "memory.memsw.limit_in_bytes", value);
+        }
+    }
+    if (options->pids_limit > 0) {
+        format_number(value, options->pids_limit);
+        write_cgroup_file(add_cgroup(cgroups, "pids", supervisor), "pids.max", value);
+    }
+    if (options->cpus != NULL) {
+        const char *cpu = add_cgroup(cgroups, "cpu", supervisor);
+        write_cgroup_file(cpu, "cpu.cfs_period_us", "100000");
+        format_number(value, cpu_quota(options->cpus));
+        write_cgroup_file(cpu, "cpu.cfs_quota_us", value);
+    }
+}
+
+static void limit_v2(const struct options *options, struct cgroups *cgroups, pid_t supervisor) {
+    const char *path = add_cgroup(cgroups, "", supervisor);
+    char value[64];
+    if (options->memory > 0) { format_number(value, options->memory); write_cgroup_file(path, "memory.max", value); }
+    char swap_file[MAX_PATH];
+    join_path(swap_file, path, "memory.swap.max");
+    if (options->memory_swap > 0 && options->memory > 0 && access(swap_file, F_OK) == 0) {
+        format_number(value, options->memory_swap - options->memory);
+        write_cgroup_file(path, "memory.swap.max", value);
+    }
+    if (options->pids_limit > 0) { format_number(value, options->pids_limit); write_cgroup_file(path, "pids.max", value); }
+    if (options->cpus != NULL) {
+        snprintf(value, sizeof value, "%lld 100000", cpu_quota(options->cpus));
+        write_cgroup_file(path, "cpu.max", value);
+    }
+}
+
+// cgroup v2 when its hierarchy carries the controllers, else v1 (this machine:
+// v1 controllers, an empty v2 hierarchy at /sys/fs/cgroup/unified).
+static void create_cgroups(const struct options *options, struct cgroups *cgroups) {
+    if (!wants_cgroups(options)) return;
+    if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) limit_v2(options, cgroups, getpid());
+    else limit_v1(options, cgroups, getpid());
+}
+
+// After the container's PID 1 is reaped the cgroups are empty; the kernel may
+// need a moment to see the last task go.
+static void remove_cgroups(const struct cgroups *cgroups) {
+    for (int index = 0; index < cgroups->count; index++) {
+        for (int attempt = 0; attempt < 200 && rmdir(cgroups->paths[index]) < 0 && errno == EBUSY; attempt++) usleep(5000);
+    }
+}
+
 // ---------------------------------------------------------------- the command
 
 static char **environment_with_home(const char *home) {
@@ -811,14 +947,21 @@ __attribute__((noreturn)) static void run_init(char **command, char **environmen
 
 // Dies with the supervisor. The pipe's write end is held only by the supervisor,
 // so a hang-up means it died before the parent-death signal was armed.
-static void die_with_supervisor(int liveness) {
+// With cgroups the container waits for one byte: it may start only once the
+// supervisor has moved it into them.
+static void die_with_supervisor(int liveness, bool wait_for_cgroups) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail_errno("setting the parent-death signal");
+    if (wait_for_cgroups) {
+        char go;
+        if (read(liveness, &go, 1) != 1) _exit(EXIT_SETUP);
+        return;
+    }
     struct pollfd poll_fd = {.fd = liveness, .events = POLLIN};
     if (poll(&poll_fd, 1, 0) > 0 && (poll_fd.revents & (POLLHUP | POLLIN))) _exit(EXIT_SETUP);
 }
 
 __attribute__((noreturn)) static void run_container(struct options *options, int liveness, const sigset_t *blocked) {
-    die_with_supervisor(liveness);
+    die_with_supervisor(liveness, wants_cgroups(options));
     close(liveness);
     umask(0);
 
@@ -904,7 +1047,7 @@ static long long now_milliseconds(void) {
 
 // Waits for the container, passing signals on. After a SIGTERM the container
 // has `stop_timeout` seconds before its PID 1 (and so all of it) is killed.
-__attribute__((noreturn)) static void supervise(pid_t container, const struct options *options, const sigset_t *blocked) {
+__attribute__((noreturn)) static void supervise(pid_t container, const struct options *options, const struct cgroups *cgroups, const sigset_t *blocked) {
     long long kill_at = -1;
     for (;;) {
         int sig;
@@ -932,11 +1075,34 @@ __attribute__((noreturn)) static void supervise(pid_t container, const struct op
 
         int status;
         if (waitpid(container, &status, WNOHANG) != container) continue;
+        remove_cgroups(cgroups);
         remove_container_dir(options->container_dir);
         if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
         report_signal(WTERMSIG(status));
         _exit(128 + WTERMSIG(status));
     }
+}
+
+// Moves the container into its cgroups, then lets it go on. Should that fail,
+// the container is killed before it ran anything.
+static void start_in_cgroups(pid_t container, const struct cgroups *cgroups, int liveness) {
+    char value[32];
+    snprintf(value, sizeof value, "%d", container);
+    for (int index = 0; index < cgroups->count; index++) {
+        char path[MAX_PATH];
+        join_path(path, cgroups->paths[index], "cgroup.procs");
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0 && write(fd, value, strlen(value)) > 0) {
+            close(fd);
+            continue;
+        }
+        int saved = errno;
+        kill(container, SIGKILL);
+        waitpid(container, NULL, 0);
+        errno = saved;
+        fail_errno(path);
+    }
+    if (write(liveness, "g", 1) != 1) fail_errno("starting the container");
 }
 
 int main(int argc, char **argv) {
@@ -955,6 +1121,10 @@ int main(int argc, char **argv) {
     for (int index = 0; index < FORWARDED_COUNT; index++) sigaddset(&blocked, FORWARDED_SIGNALS[index]);
     sigprocmask(SIG_BLOCK, &blocked, NULL);
 
+    struct cgroups cgroups = {.count = 0};
+    created_cgroups = &cgroups;
+    create_cgroups(&options, &cgroups);
+
     int liveness[2];
     if (pipe2(liveness, O_CLOEXEC) < 0) fail_errno("making a pipe");
 
@@ -964,10 +1134,12 @@ int main(int argc, char **argv) {
     pid_t container = syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
     if (container < 0) fail_errno("making the container's namespaces");
     if (container == 0) {
+        created_cgroups = NULL;
         close(liveness[1]);
         run_container(&options, liveness[0], &blocked);
     }
 
     close(liveness[0]);
-    supervise(container, &options, &blocked);
+    if (cgroups.count > 0) start_in_cgroups(container, &cgroups, liveness[1]);
+    supervise(container, &options, &cgroups, &blocked);
 }

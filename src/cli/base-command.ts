@@ -53,9 +53,17 @@ export function reportError(error: Error & {exitCode?: number; oclif?: {exit?: n
     return
   }
   // oclif's own errors (unknown flag, missing argument) are input errors: 125 as Docker.
-  const message = error.message.split('\n').find((line) => line.trim().length > 0) ?? String(error)
-  process.stderr.write(`mydocker: ${message.replace(/^Error: /, '').trim()}\n`)
+  process.stderr.write(`mydocker: ${firstSentence(error.message)}\n`)
   if (error.oclif) process.stderr.write(`hint: see 'mydocker ${process.argv[2] ?? ''} --help'\n`)
   if (debug) process.stderr.write(`${error.stack}\n`)
   process.exitCode = 125
+}
+
+// oclif's messages run over several lines ("Missing 1 required arg:\nimage  ...\n
+// See more help with --help"); keep the first, with its continuation if it ends in ':'.
+function firstSentence(message: string): string {
+  const lines = message.split('\n').map((line) => line.trim()).filter((line) => line.length > 0 && !line.startsWith('See more help'))
+  const [first = message, second] = lines
+  const text = first.endsWith(':') && second ? `${first} ${second.replace(/\s{2,}/g, ' (')}${second.includes('  ') ? ')' : ''}` : first
+  return text.replace(/^Error: /, '')
 }

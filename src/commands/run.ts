@@ -60,8 +60,9 @@ cannot be run; 127 when it is not found; 128+N when it dies from signal N.`
   async run(): Promise<void> {
     const split = splitRunArguments(this.argv, flagShapes(Run.flags))
     if (split.image === undefined) {
-      await this.parse(Run, split.flags)
-      throw invalidArgument('"run" requires an image', {hint: 'mydocker run IMAGE [COMMAND [ARG...]]'})
+      throw invalidArgument('"mydocker run" requires at least 1 argument: the image', {
+        hint: 'mydocker run [OPTIONS] IMAGE [COMMAND [ARG...]]',
+      })
     }
 
     const {flags} = await this.parse(Run, [...split.flags, split.image])

@@ -11,7 +11,6 @@
  * and `registry-1.docker.io` name it too. Lookup order is Docker's: the host's
  * helper, then the store, then `auths`. Secrets never appear in errors or logs.
  */
-import {spawn} from 'node:child_process'
 import {chmod, mkdir, readFile, rename, writeFile} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {dirname, join} from 'node:path'
@@ -204,8 +203,9 @@ class HelperError extends MydockerError {
 }
 
 /** Runs `docker-credential-HELPER ACTION` with `input` on stdin; resolves with stdout. */
-function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string): Promise<string> {
+async function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string): Promise<string> {
   const program = `docker-credential-${helper}`
+  const {spawn} = await import('node:child_process')
   return new Promise((resolve, reject) => {
     const child = spawn(program, [action], {stdio: ['pipe', 'pipe', 'pipe']})
     const stdout: Buffer[] = []

@@ -9,7 +9,6 @@ import type {IncomingHttpHeaders} from 'node:http'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
 import type {Readable} from 'node:stream'
-import {rootCertificates} from 'node:tls'
 import type {Agents, Got, OptionsInit, RequestError} from 'got'
 import type {RegistryConfig} from '../config/config.js'
 import {isLoopbackRegistry} from '../reference/reference.js'
@@ -211,6 +210,7 @@ async function readCertificates(directory: string): Promise<string[] | undefined
   if (files.length === 0) return undefined
   const certificates = await Promise.all(files.map((name) => readFile(join(directory, name), 'utf8')))
   // Node's `ca` replaces the default roots; Docker adds to them.
+  const {rootCertificates} = await import('node:tls')
   return [...rootCertificates, ...certificates]
 }
 

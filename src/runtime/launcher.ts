@@ -22,6 +22,17 @@ export interface VolumeMount {
   readOnly?: boolean
 }
 
+/** --memory, --memory-swap, --pids-limit, --cpus. */
+export interface ResourceLimits {
+  /** Memory limit in bytes. */
+  memory?: number
+  /** Memory plus swap in bytes; -1 = unlimited swap; unset with `memory` = twice `memory`, as Docker. */
+  memorySwap?: number
+  pidsLimit?: number
+  /** CPUs, fractional (0.5 = half a CPU), as a CFS quota over 100 ms. */
+  cpus?: number
+}
+
 /** What to run and how. Fields after `interactive` are optional; their defaults are Docker's. */
 export interface LaunchSpec {
   /** Snapshot directories, top-most layer first (each is an overlayfs lower). */
@@ -53,6 +64,8 @@ export interface LaunchSpec {
   capDrop?: string[]
   /** --privileged: every capability, no masked paths, no no_new_privs. */
   privileged?: boolean
+  /** Cgroup limits (v2 when its hierarchy has controllers, else v1); the cgroup is removed after the run. */
+  resources?: ResourceLimits
   /** Pass SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 received by this process to the container; true by default. */
   forwardSignals?: boolean
   /** The launch helper; dist/native/launch by default (tests may point elsewhere). */
@@ -129,7 +142,18 @@ export function launcherArguments(spec: LaunchSpec): string[] {
   if (spec.privileged) args.push('--privileged')
   for (const name of spec.capAdd ?? []) args.push('--cap-add', name)
   for (const name of spec.capDrop ?? []) args.push('--cap-drop', name)
+  args.push(...resourceArguments(spec.resources ?? {}))
   args.push('--', ...spec.args)
+  return args
+}
+
+function resourceArguments(resources: ResourceLimits): string[] {
+  const args: string[] = []
+  if (resources.memory !== undefined && resources.memory > 0) args.push('--memory', String(Math.floor(resources.memory)))
+  const swap = resources.memorySwap ?? (resources.memory ? resources.memory * 2 : undefined)
+  if (swap !== undefined && swap > 0) args.push('--memory-swap', String(Math.floor(swap)))
+  if (resources.pidsLimit !== undefined && resources.pidsLimit > 0) args.push('--pids-limit', String(Math.floor(resources.pidsLimit)))
+  if (resources.cpus !== undefined && resources.cpus > 0) args.push('--cpus', String(resources.cpus))
   return args
 }
 

@@ -28,6 +28,7 @@ const PROBE_SOURCE = String.raw`
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 // Climbs out of a chroot the classic way: chroot into a subdirectory while the
@@ -65,6 +66,49 @@ int main(int argc, char **argv) {
     printf("uid=%d gid=%d groups=", getuid(), getgid());
     for (int index = 0; index < count; index++) printf("%s%d", index ? "," : "", groups[index]);
     printf(" home=%s\n", getenv("HOME") ? getenv("HOME") : "(unset)");
+    return 0;
+  }
+  if (strcmp(job, "signals") == 0) {
+    // Waits for one of the signals docker run forwards, names it, exits argv[2].
+    int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+    sigset_t set; sigemptyset(&set);
+    for (int index = 0; index < 6; index++) sigaddset(&set, forwarded[index]);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    puts("ready"); fflush(stdout);
+    int sig = sigwaitinfo(&set, NULL);
+    printf("got %s\n", sigabbrev_np(sig));
+    return atoi(argv[2]);
+  }
+  if (strcmp(job, "orphan") == 0) {
+    // Leaves a grandchild to its PID 1 and counts the zombies left after it exits.
+    pid_t child = fork();
+    if (child == 0) { if (fork() == 0) _exit(0); _exit(0); }
+    waitpid(child, NULL, 0);
+    usleep(300000);
+    int zombies = 0;
+    for (int pid = 1; pid < 100; pid++) {
+      char path[64], stat[256]; snprintf(path, sizeof path, "/proc/%d/stat", pid);
+      FILE *file = fopen(path, "r"); if (!file) continue;
+      if (fgets(stat, sizeof stat, file) && strstr(stat, ") Z ")) zombies++;
+      fclose(file);
+    }
+    printf("pid=%d zombies=%d\n", getpid(), zombies);
+    return 0;
+  }
+  if (strcmp(job, "forks") == 0) {
+    // Forks paused children until fork fails; prints how many it got.
+    int count = 0;
+    while (count < 1000) { pid_t pid = fork(); if (pid < 0) break; if (pid == 0) { pause(); _exit(0); } count++; }
+    printf("forked %d\n", count);
+    return 0;
+  }
+  if (strcmp(job, "eat-memory") == 0) {
+    // Touches memory until the cgroup's OOM killer stops it.
+    for (int megabytes = 0; megabytes < 4096; megabytes++) {
+      char *block = malloc(1 << 20); if (!block) return 3;
+      memset(block, 1, 1 << 20);
+    }
+    puts("survived");
     return 0;
   }
   fprintf(stderr, "probe: unknown job %s\n", job);
@@ -165,7 +209,14 @@ function startRunner(spec: Record<string, unknown>) {
   })
 }
 
-async function run(args: string[], overrides: Record<string, unknown> = {}): Promise<RunOutcome> {
+interface RunningContainer {
+  child: ReturnType<typeof startRunner>
+  /** Resolves once the container has printed `text`. */
+  printed(text: string): Promise<void>
+  outcome: Promise<RunOutcome>
+}
+
+async function start(args: string[], overrides: Record<string, unknown> = {}): Promise<RunningContainer> {
   const spec = specFor(args, overrides)
   await mkdir(spec.containerDir as string, {recursive: true})
   const child = startRunner(spec)
@@ -173,9 +224,18 @@ async function run(args: string[], overrides: Record<string, unknown> = {}): Pro
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
-  const code = await new Promise<number | null>((resolve) => child.on('close', (exitCode) => resolve(exitCode)))
-  assert.equal(existsSync(spec.containerDir as string), false, 'the container directory is removed after the run')
-  return {code, stdout, stderr}
+  const outcome = new Promise<RunOutcome>((resolve) =>
+    child.on('close', (code) => {
+      assert.equal(existsSync(spec.containerDir as string), false, 'the container directory is removed after the run')
+      resolve({code, stdout, stderr})
+    }),
+  )
+  const printed = (text: string) => waitFor(() => stdout.includes(text), `the container to print ${text}`)
+  return {child, printed, outcome}
+}
+
+async function run(args: string[], overrides: Record<string, unknown> = {}): Promise<RunOutcome> {
+  return (await start(args, overrides)).outcome
 }
 
 /** Host pids whose command line contains `marker`. */

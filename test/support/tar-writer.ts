@@ -102,8 +102,8 @@ function entryBlocks(entry: TarEntry): Buffer[] {
   const pax: Array<[string, Buffer]> = Object.entries(entry.pax ?? {}).map(([key, value]) => [key, bytes(value)])
   for (const [key, value] of Object.entries(entry.xattrs ?? {})) pax.push([`SCHILY.xattr.${key}`, bytes(value)])
 
-  let nameField = name
-  let prefixField = Buffer.alloc(0)
+  let nameField: Buffer = name
+  let prefixField: Buffer = Buffer.alloc(0)
   if (name.length > 100) {
     if (form === 'pax') pax.push(['path', name])
     if (form === 'gnu') blocks.push(...gnuLong('L', name))
@@ -111,7 +111,7 @@ function entryBlocks(entry: TarEntry): Buffer[] {
     else nameField = name.subarray(0, 100)
   }
 
-  let linkField = linkname
+  let linkField: Buffer = linkname
   if (linkname.length > 100) {
     if (form === 'gnu') blocks.push(...gnuLong('K', linkname))
     else pax.push(['linkpath', linkname])

@@ -1,0 +1,96 @@
+// Warm run: `mydocker run IMAGE true` against `podman run ... IMAGE true`
+// with both images already stored, `node -e 0` as the floor any Node CLI
+// pays, and mydocker's Debian run against its busybox run (run time must
+// not grow with image size). Usage: node --import tsx bench/run-warm.ts
+import {alternate, median, roundsFromEnvironment, timeCommand} from './lib/measure.js'
+import {saveResult, type Figure} from './lib/results.js'
+import {mydocker, podman, runTool, temporaryRoot, timeTool} from './lib/tools.js'
+import {startBenchRegistry, stopBenchRegistry} from './lib/images.js'
+
+/** Goals of issue #6 for the warm run. */
+const podmanRatioGoal = 0.6
+const floorMarginMilliseconds = 35
+const imageSizeRatioGoal = 1.1
+
+async function main(): Promise<void> {
+  const {rm} = await import('node:fs/promises')
+  const rounds = roundsFromEnvironment(10)
+  const {registry, images} = await startBenchRegistry(['busybox', 'debian'])
+  const mydockerRoot = await temporaryRoot('run-mydocker')
+  const podmanRoot = await temporaryRoot('run-podman')
+  const ours = mydocker(mydockerRoot)
+  const theirs = podman(podmanRoot)
+
+  try {
+    for (const tool of [ours, theirs]) {
+      for (const image of [images.busybox, images.debian]) {
+        await runTool(tool, 'pull', [image])
+        // One unmeasured run each fills the page cache and podman's own state.
+        await runTool(tool, 'run', [image, 'true'])
+      }
+    }
+
+    console.error(`run-warm: ${rounds} rounds`)
+    const samples = await alternate([
+      {name: 'node', round: async () => (await timeCommand(process.execPath, ['-e', '0'])).milliseconds},
+      {name: 'mydocker', round: () => timeTool(ours, 'run', [images.busybox, 'true'])},
+      {name: 'podman', round: () => timeTool(theirs, 'run', [images.busybox, 'true'])},
+      {name: 'mydocker-debian', round: () => timeTool(ours, 'run', [images.debian, 'true'])},
+    ], rounds)
+
+    await saveResult({bench: 'run-warm', finishedAt: new Date().toISOString(), rounds, figures: figures(samples)})
+  } finally {
+    await theirs.reset()
+    await rm(podmanRoot, {recursive: true, force: true})
+    await rm(mydockerRoot, {recursive: true, force: true})
+    await stopBenchRegistry(registry)
+  }
+}
+
+function figures(samples: Record<string, number[]>): Figure[] {
+  const node = median(samples.node!)
+  const ours = median(samples.mydocker!)
+  const theirs = median(samples.podman!)
+  const debian = median(samples['mydocker-debian']!)
+  return [
+    {
+      id: 'run-warm.busybox',
+      title: 'warm run, busybox true',
+      unit: 'ms',
+      mydocker: ours,
+      reference: theirs,
+      referenceName: 'podman',
+      ratio: ours / theirs,
+      goal: `≤ ${podmanRatioGoal} × podman`,
+      pass: ours / theirs <= podmanRatioGoal,
+      samples: {mydocker: samples.mydocker!, podman: samples.podman!},
+    },
+    {
+      id: 'run-warm.floor',
+      title: 'warm run over bare node -e 0',
+      unit: 'ms',
+      mydocker: ours,
+      reference: node,
+      referenceName: 'node -e 0',
+      ratio: ours / node,
+      goal: `≤ node -e 0 + ${floorMarginMilliseconds} ms`,
+      pass: ours - node <= floorMarginMilliseconds,
+      samples: {mydocker: samples.mydocker!, node: samples.node!},
+      note: `mydocker spends ${(ours - node).toFixed(1)} ms above a bare node start`,
+    },
+    {
+      id: 'run-warm.debian',
+      title: 'warm run, debian:bookworm true vs busybox',
+      unit: 'ms',
+      mydocker: debian,
+      reference: ours,
+      referenceName: 'mydocker busybox',
+      ratio: debian / ours,
+      goal: `≤ ${imageSizeRatioGoal} × busybox`,
+      pass: debian / ours <= imageSizeRatioGoal,
+      samples: {'mydocker-debian': samples['mydocker-debian']!, mydocker: samples.mydocker!},
+    },
+  ]
+}
+
+await main()
