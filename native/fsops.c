@@ -154,7 +154,9 @@ static void do_setxattr(struct request *request) {
 
   char path[8192];
   proc_path(path, sizeof path, parent_fd, name);
-  int result = lsetxattr(path, request->fields[3], request->fields[4], request->last_length, 0);
+  /* For the root itself the path ends in the magic link, which must be followed. */
+  int result = name[0] == '\0' ? setxattr(path, request->fields[3], request->fields[4], request->last_length, 0)
+                                : lsetxattr(path, request->fields[3], request->fields[4], request->last_length, 0);
   int saved = errno;
   close(parent_fd);
   if (result != 0) return answer_error(saved, "setxattr");
@@ -170,7 +172,8 @@ static void do_getxattr(struct request *request) {
   char path[8192];
   unsigned char value[65536];
   proc_path(path, sizeof path, parent_fd, name);
-  ssize_t length = lgetxattr(path, request->fields[3], value, sizeof value);
+  ssize_t length = name[0] == '\0' ? getxattr(path, request->fields[3], value, sizeof value)
+                                   : lgetxattr(path, request->fields[3], value, sizeof value);
   int saved = errno;
   close(parent_fd);
   if (length < 0) return answer_error(saved, "getxattr");

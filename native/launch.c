@@ -107,6 +107,7 @@ struct options {
     bool init;
     bool read_only;
     bool privileged;
+    bool tty;
     int stop_timeout;
     struct volume *volumes;
     int volume_count;
@@ -183,10 +184,24 @@ static unsigned long long all_capabilities(void) {
     return (1ULL << CAPABILITY_COUNT) - 1;
 }
 
-static void change_capability(struct options *options, const char *name, bool add) {
-    unsigned long long bits = strcasecmp(name, "ALL") == 0 ? all_capabilities() : 1ULL << capability_number(name);
-    if (add) options->capabilities |= bits;
-    else options->capabilities &= ~bits;
+struct capability_changes {
+    unsigned long long added, dropped;
+    bool add_all, drop_all;
+};
+
+static void change_capability(struct capability_changes *changes, const char *name, bool add) {
+    bool all = strcasecmp(name, "ALL") == 0;
+    unsigned long long bits = all ? 0 : 1ULL << capability_number(name);
+    if (add) { changes->added |= bits; changes->add_all |= all; }
+    else { changes->dropped |= bits; changes->drop_all |= all; }
+}
+
+// Docker's rules: --cap-add ALL is every capability but the dropped ones;
+// --cap-drop ALL leaves only the added ones; else defaults + added - dropped.
+static unsigned long long apply_capability_changes(unsigned long long defaults, const struct capability_changes *changes) {
+    if (changes->add_all) return all_capabilities() & ~changes->dropped;
+    if (changes->drop_all) return changes->added;
+    return (defaults | changes->added) & ~changes->dropped;
 }
 
 static void parse_volume(struct volume *volume, const char *value) {
@@ -221,12 +236,14 @@ static void parse_options(int argc, char **argv, struct options *options) {
         options->capabilities |= 1ULL << DEFAULT_CAPABILITIES[index];
     }
 
+    struct capability_changes changes = {0};
     int index = 1;
     for (; index < argc && strcmp(argv[index], "--") != 0; index++) {
         const char *name = argv[index];
         if (strcmp(name, "--init") == 0) { options->init = true; continue; }
         if (strcmp(name, "--read-only") == 0) { options->read_only = true; continue; }
         if (strcmp(name, "--privileged") == 0) { options->privileged = true; continue; }
+        if (strcmp(name, "--tty") == 0) { options->tty = true; continue; }
         if (index + 1 >= argc) fail(EXIT_SETUP, "option %s needs a value", name);
         const char *value = argv[++index];
         if (strcmp(name, "--parent-pid") == 0) options->parent_pid = atoi(value);
@@ -239,8 +256,8 @@ static void parse_options(int argc, char **argv, struct options *options) {
         else if (strcmp(name, "--stop-timeout") == 0) options->stop_timeout = atoi(value);
         else if (strcmp(name, "--volume") == 0) parse_volume(&options->volumes[options->volume_count++], value);
         else if (strcmp(name, "--tmpfs") == 0) options->tmpfs_paths[options->tmpfs_count++] = value;
-        else if (strcmp(name, "--cap-add") == 0) change_capability(options, value, true);
-        else if (strcmp(name, "--cap-drop") == 0) change_capability(options, value, false);
+        else if (strcmp(name, "--cap-add") == 0) change_capability(&changes, value, true);
+        else if (strcmp(name, "--cap-drop") == 0) change_capability(&changes, value, false);
         else if (strcmp(name, "--memory") == 0) options->memory = atoll(value);
         else if (strcmp(name, "--memory-swap") == 0) options->memory_swap = atoll(value);
         else if (strcmp(name, "--pids-limit") == 0) options->pids_limit = atoll(value);
@@ -252,6 +269,7 @@ static void parse_options(int argc, char **argv, struct options *options) {
     if (options->container_dir == NULL || options->lower_count == 0) {
         fail(EXIT_SETUP, "--container-dir and at least one --lower are required");
     }
+    options->capabilities = apply_capability_changes(options->capabilities, &changes);
     if (options->privileged) options->capabilities = all_capabilities();
     options->command = &argv[index + 1];
 }
@@ -265,19 +283,53 @@ static void join_path(char *out, const char *directory, const char *name) {
     }
 }
 
-// mkdir -p; existing directories are fine.
-static int make_directories(const char *path, mode_t mode) {
+static int make_directories_at_depth(const char *path, mode_t mode, int depth);
+
+// A prefix that exists but does not stat is a dangling symlink: its target is
+// made, relative to the link's directory or, when absolute, to the root.
+static int make_link_target(const char *link, mode_t mode, int depth) {
+    char target[MAX_PATH], resolved[MAX_PATH];
+    ssize_t length = readlink(link, target, sizeof target - 1);
+    if (length < 0) return -1;
+    target[length] = '\0';
+    const char *slash = strrchr(link, '/');
+    int directory_length = target[0] == '/' || slash == NULL ? 0 : (int)(slash - link);
+    int written = target[0] == '/' ? snprintf(resolved, sizeof resolved, "%s", target)
+                                   : snprintf(resolved, sizeof resolved, "%.*s/%s", directory_length, link, target);
+    if (written >= (int)sizeof resolved) { errno = ENAMETOOLONG; return -1; }
+    return make_directories_at_depth(resolved, mode, depth + 1);
+}
+
+static int make_directories_at_depth(const char *path, mode_t mode, int depth) {
+    if (depth > 40) { errno = ELOOP; return -1; }
     char partial[MAX_PATH];
     if (strlen(path) >= sizeof partial) { errno = ENAMETOOLONG; return -1; }
     strcpy(partial, path);
-    for (char *slash = partial + 1; *slash; slash++) {
-        if (*slash != '/') continue;
-        *slash = '\0';
-        if (mkdir(partial, mode) < 0 && errno != EEXIST) return -1;
-        *slash = '/';
+    for (char *cursor = partial + 1;; cursor++) {
+        if (*cursor != '/' && *cursor != '\0') continue;
+        char saved = *cursor;
+        *cursor = '\0';
+        struct stat status;
+        if (mkdir(partial, mode) < 0) {
+            if (errno != EEXIST) return -1;
+            if (stat(partial, &status) < 0) {
+                if (errno != ENOENT || make_link_target(partial, mode, depth) < 0) return -1;
+            } else if (!S_ISDIR(status.st_mode)) {
+                errno = ENOTDIR;
+                return -1;
+            }
+        }
+        *cursor = saved;
+        if (saved == '\0') return 0;
     }
-    if (mkdir(partial, mode) < 0 && errno != EEXIST) return -1;
-    return 0;
+}
+
+// mkdir -p inside the container's root, used only after pivot_root: symlinks
+// are followed, their missing targets made, and since "/" is the container's
+// root no link, absolute or full of "..", leads out of it (Docker's
+// FollowSymlinkInScope + MkdirAll).
+static int make_directories(const char *path, mode_t mode) {
+    return make_directories_at_depth(path, mode, 0);
 }
 
 // Makes an empty file (and its directory) to mount a file over.
@@ -722,6 +774,26 @@ static void take_identity(const struct identity *identity) {
     if (setuid(identity->uid) < 0) fail_errno("setting the user id");
 }
 
+// -t: stdin is a pseudo-terminal whose session is the supervisor's. The
+// container takes it as its own controlling terminal in a session of its own, so
+// the keys that signal (Ctrl-C) reach the container's foreground group alone.
+// Taking a terminal from another session needs CAP_SYS_ADMIN: done before the drop.
+static void take_terminal(void) {
+    if (setsid() < 0) fail_errno("making the container's session");
+    if (ioctl(STDIN_FILENO, TIOCSCTTY, 1) < 0) fail_errno("taking the terminal");
+}
+
+// Under --init the command gets a process group of its own in the foreground,
+// so Ctrl-C reaches it once, not also through init.
+static void become_foreground(void) {
+    if (setpgid(0, 0) < 0) return;
+    signal(SIGTTOU, SIG_IGN);
+    if (tcsetpgrp(STDIN_FILENO, getpid()) < 0) {
+        // Not fatal: signals still reach the command through init.
+    }
+    signal(SIGTTOU, SIG_DFL);
+}
+
 // ---------------------------------------------------------------- privileges
 
 static void drop_capabilities(const struct options *options) {
@@ -918,10 +990,11 @@ __attribute__((noreturn)) static void execute(char **command, char **environment
 
 // --init: PID 1 stays ours, forks the command, passes signals on and reaps every
 // orphan; it exits as the command did.
-__attribute__((noreturn)) static void run_init(char **command, char **environment, const sigset_t *blocked) {
+__attribute__((noreturn)) static void run_init(char **command, char **environment, const sigset_t *blocked, bool tty) {
     pid_t child = fork();
     if (child < 0) fail_errno("forking the command");
     if (child == 0) {
+        if (tty) become_foreground();
         sigprocmask(SIG_UNBLOCK, blocked, NULL);
         execute(command, environment);
     }
@@ -995,6 +1068,7 @@ __attribute__((noreturn)) static void run_container(struct options *options, int
     if (make_directories(options->cwd, 0755) < 0 && errno != EEXIST) fail_errno(options->cwd);
     if (chdir(options->cwd) < 0) fail_errno(options->cwd);
 
+    if (options->tty) take_terminal();
     drop_capabilities(options);
     take_identity(&identity);
     set_capabilities(options, identity.uid);
@@ -1002,7 +1076,7 @@ __attribute__((noreturn)) static void run_container(struct options *options, int
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail_errno("setting the parent-death signal");
     umask(022);
 
-    if (options->init) run_init(options->command, environment, blocked);
+    if (options->init) run_init(options->command, environment, blocked, options->tty);
     sigprocmask(SIG_UNBLOCK, blocked, NULL);
     execute(options->command, environment);
 }

@@ -83,7 +83,7 @@ export async function alternate(contenders: Contender[], rounds: number, unit = 
 
 /** Formats a figure for humans: ms with one decimal, bytes in MiB or KiB. */
 export function formatValue(value: number, unit: string): string {
-  if (unit === 'ms') return value >= 10_000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(1)} ms`
+  if (unit === 'ms') return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(1)} ms`
   if (unit === 'bytes') {
     const magnitude = Math.abs(value)
     if (magnitude >= 1024 * 1024) return `${(value / 1024 / 1024).toFixed(1)} MiB`

@@ -6,6 +6,8 @@ export interface Tool {
   name: string
   /** The argv (command first) of `TOOL SUBCOMMAND args...` against this store. */
   argv: (subcommand: string, args: string[]) => string[]
+  /** Environment the commands need on top of this process's. */
+  env: Record<string, string>
   /** Where the tool keeps images; removed by `reset`. */
   root: string
   /** Empties the store (for cold rounds). */
@@ -18,15 +20,15 @@ export function mydockerBin(): string {
 }
 
 /**
- * mydocker with store `root` (passed as --root... through MYDOCKER_ROOT so
- * every subcommand sees it). `nodeArguments` go before bin/run.js, e.g.
- * --cpu-prof.
+ * mydocker with store `root`, passed as MYDOCKER_ROOT so every subcommand
+ * sees it. `nodeArguments` go before bin/run.js, e.g. --cpu-prof.
  */
 export function mydocker(root: string, nodeArguments: string[] = []): Tool {
   return {
     name: 'mydocker',
     root,
-    argv: (subcommand, args) => ['env', `MYDOCKER_ROOT=${root}`, process.execPath, ...nodeArguments, mydockerBin(), subcommand, ...args],
+    env: {MYDOCKER_ROOT: root},
+    argv: (subcommand, args) => [process.execPath, ...nodeArguments, mydockerBin(), subcommand, ...args],
     reset: () => emptyDirectory(root),
   }
 }
@@ -47,6 +49,7 @@ export function podman(root: string): Tool {
   return {
     name: 'podman',
     root,
+    env: {},
     argv: (subcommand, args) => ['podman', ...global, subcommand, ...podmanFlags(subcommand), ...args],
     reset: async () => {
       const {execa} = await import('execa')
@@ -72,14 +75,14 @@ function podmanFlags(subcommand: string): string[] {
 export async function timeTool(tool: Tool, subcommand: string, args: string[]): Promise<number> {
   const {timeCommand} = await import('./measure.js')
   const [command, ...rest] = tool.argv(subcommand, args)
-  return (await timeCommand(command!, rest)).milliseconds
+  return (await timeCommand(command!, rest, {env: tool.env})).milliseconds
 }
 
 /** Runs `tool subcommand args...` once, rejecting with its stderr on failure. */
 export async function runTool(tool: Tool, subcommand: string, args: string[]): Promise<string> {
   const {timeCommand} = await import('./measure.js')
   const [command, ...rest] = tool.argv(subcommand, args)
-  return (await timeCommand(command!, rest)).stdout
+  return (await timeCommand(command!, rest, {env: tool.env})).stdout
 }
 
 /** Removes everything in `directory` (and recreates it empty). */

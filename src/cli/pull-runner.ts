@@ -10,7 +10,7 @@ import {formatReference, parseReference, type Reference} from '../reference/refe
 import {createRegistryClient} from '../registry/client.js'
 import {pullImage, type PullResult} from '../service/pull.js'
 import type {Store} from '../store/store.js'
-import {reportError} from './base-command.js'
+import {reportError} from './report-error.js'
 import {createPullProgress} from './pull-progress.js'
 
 /** How many images one `pull` fetches at once. */

@@ -1,5 +1,5 @@
 import {Args, Command, Flags} from '@oclif/core'
-import {reportError} from '../cli/base-command.js'
+import {reportError} from '../cli/report-error.js'
 import {invalidArgument} from '../errors.js'
 
 /** `mydocker login`: checks credentials with the registry and saves them where Docker does. */

@@ -1,5 +1,5 @@
 import {Args, Command} from '@oclif/core'
-import {reportError} from '../cli/base-command.js'
+import {reportError} from '../cli/report-error.js'
 
 /** `mydocker logout`: forgets the credentials saved for a registry. */
 export default class Logout extends Command {

@@ -1,7 +1,9 @@
-import {Args, Flags} from '@oclif/core'
+import {Args, Flags, type Interfaces} from '@oclif/core'
+import {RUN_FLAGS, type FlagSpec} from '../cli/run-flags.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {flagShapes, splitRunArguments} from '../cli/run-argv.js'
 import {invalidArgument} from '../errors.js'
+import type {RunFlags} from '../service/run.js'
 
 export default class Run extends BaseCommand {
   static override summary = 'Run a command in a new container.'
@@ -28,36 +30,11 @@ cannot be run; 127 when it is not found; 128+N when it dies from signal N.`
     command: Args.string({description: 'command and arguments (default: the image\'s Entrypoint and Cmd)'}),
   }
 
-  static override flags = {
-    env: Flags.string({char: 'e', multiple: true, description: 'set an environment variable, K=V, or K to pass the caller\'s'}),
-    'env-file': Flags.string({multiple: true, description: 'read environment variables from a file, one K=V per line'}),
-    workdir: Flags.string({char: 'w', description: 'working directory inside the container (created when missing)'}),
-    entrypoint: Flags.string({description: 'override the image\'s entrypoint; an empty string clears it'}),
-    hostname: Flags.string({char: 'h', description: 'container host name'}),
-    user: Flags.string({char: 'u', description: 'user to run as: uid, uid:gid, name or name:group'}),
-    interactive: Flags.boolean({char: 'i', description: 'keep stdin open'}),
-    tty: Flags.boolean({char: 't', description: 'allocate a pseudo-terminal'}),
-    volume: Flags.string({char: 'v', multiple: true, description: 'bind mount HOST:CONTAINER[:ro]'}),
-    tmpfs: Flags.string({multiple: true, description: 'mount a tmpfs at PATH'}),
-    'read-only': Flags.boolean({description: 'mount the container\'s root read-only'}),
-    network: Flags.string({description: 'network: host (default) or none', options: ['host', 'none'], default: 'host'}),
-    memory: Flags.string({char: 'm', description: 'memory limit, e.g. 64m, 1g'}),
-    'memory-swap': Flags.string({description: 'memory plus swap limit; -1 for unlimited swap'}),
-    'pids-limit': Flags.integer({description: 'maximum number of processes'}),
-    cpus: Flags.string({description: 'number of CPUs, e.g. 0.5'}),
-    name: Flags.string({description: 'name the container'}),
-    pull: Flags.string({description: 'pull policy', options: ['missing', 'always', 'never'], default: 'missing'}),
-    platform: Flags.string({description: 'platform to pull if the image is missing, os/arch[/variant]'}),
-    rm: Flags.boolean({description: 'remove the container when it exits (always the case)'}),
-    init: Flags.boolean({description: 'run an init as PID 1 that forwards signals and reaps zombies'}),
-    'cap-add': Flags.string({multiple: true, description: 'add a Linux capability (or ALL)'}),
-    'cap-drop': Flags.string({multiple: true, description: 'drop a Linux capability (or ALL)'}),
-    privileged: Flags.boolean({description: 'give the container every capability and no masked paths'}),
-    'stop-timeout': Flags.integer({description: 'seconds to wait after SIGTERM before SIGKILL', default: 10}),
-    runtime: Flags.string({description: 'runtime: builtin (default) or runc', options: ['builtin', 'runc'], default: 'builtin'}),
-  }
+  static override flags = oclifFlags()
 
   async run(): Promise<void> {
+    // bin/run.js normally takes `run` down the fast path (cli/run-entry.ts);
+    // this is the path for `mydocker help run` style invocations and tests.
     const split = splitRunArguments(this.argv, flagShapes(Run.flags))
     if (split.image === undefined) {
       throw invalidArgument('"mydocker run" requires at least 1 argument: the image', {
@@ -65,7 +42,7 @@ cannot be run; 127 when it is not found; 128+N when it dies from signal N.`
       })
     }
 
-    const {flags} = await this.parse(Run, [...split.flags, split.image])
+    const {flags} = (await this.parse(Run, [...split.flags, split.image])) as unknown as {flags: RunFlags & {root?: string}}
     const {runContainer} = await import('../service/run.js')
     process.exitCode = await runContainer(await this.store(flags.root), {
       image: split.image,
@@ -73,4 +50,20 @@ cannot be run; 127 when it is not found; 128+N when it dies from signal N.`
       flags,
     })
   }
+}
+
+type FlagInput = Interfaces.FlagInput
+
+// oclif flags from the shared table; `root` is the base command's.
+function oclifFlags(): FlagInput {
+  const flags: FlagInput = {}
+  for (const [name, spec] of Object.entries(RUN_FLAGS) as Array<[string, FlagSpec]>) {
+    if (name === 'root') continue
+    const common = {char: spec.char as 'e' | undefined, description: spec.description}
+    if (spec.type === 'boolean') flags[name] = Flags.boolean(common)
+    else if (spec.type === 'integer') flags[name] = Flags.integer({...common, default: spec.default as number | undefined})
+    else if (spec.multiple) flags[name] = Flags.string({...common, multiple: true})
+    else flags[name] = Flags.string({...common, options: spec.options as string[] | undefined, default: spec.default as string | undefined})
+  }
+  return flags
 }

@@ -20,6 +20,7 @@ import {Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {corrupt, digestMismatch, fromSystemError, invalidArgument} from '../errors.js'
 import type {Database} from '../store/database.js'
+import {acquireLock, blobLockKey} from '../store/locks.js'
 import type {StorePaths} from '../store/root.js'
 
 /** What the index knows of a stored blob. */
@@ -86,9 +87,17 @@ export class ContentStore {
    */
   async writeBlob(digest: string, body: Buffer, mediaType: string): Promise<void> {
     if (this.info(digest)) return
-    const ingest = await this.openIngest(digest, body.length, {resume: false})
-    ingest.stream.end(body)
-    await ingest.commit(mediaType)
+    // Concurrent pulls of one image write the same manifest: without the lock
+    // one writer truncates the ingest file another is about to commit.
+    const release = await acquireLock(this.paths.locks, blobLockKey(digest))
+    try {
+      if (this.info(digest)) return
+      const ingest = await this.openIngest(digest, body.length, {resume: false})
+      ingest.stream.end(body)
+      await ingest.commit(mediaType)
+    } finally {
+      await release()
+    }
   }
 
   /**

@@ -8,7 +8,15 @@ import {invalidArgument, notFound} from '../errors.js'
 import type {Descriptor, ImageIndex, Platform} from './types.js'
 
 const PART = /^[a-z0-9][a-z0-9._-]*$/
-const ARCHITECTURE_ALIASES: Record<string, string> = {x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', i386: '386', i686: '386', armhf: 'arm', armel: 'arm'}
+const ARCHITECTURE_ALIASES: Record<string, string> = {
+  x86_64: 'amd64',
+  'x86-64': 'amd64',
+  aarch64: 'arm64',
+  i386: '386',
+  i686: '386',
+  armhf: 'arm',
+  armel: 'arm',
+}
 // Variants an architecture means when an entry names none.
 const DEFAULT_VARIANTS: Record<string, string> = {arm64: 'v8', arm: 'v7', amd64: 'v1'}
 // The oldest variant a newer one may fall back to.
@@ -75,10 +83,17 @@ export function selectManifest(index: ImageIndex, wanted: Platform): Descriptor 
     .sort((left, right) => left.rank - right.rank || compareText(left.entry.digest, right.entry.digest))
 
   if (candidates.length > 0) return candidates[0].entry
-  const available = [...new Set(index.manifests.filter((entry) => !isAttestation(entry) && entry.platform).map((entry) => formatPlatform(entry.platform!)))].sort()
-  throw notFound(`no manifest for platform ${formatPlatform(wanted)} in the image index; it has ${available.length > 0 ? available.join(', ') : 'no platforms'}`, {
+  const available = platformsOf(index)
+  const listing = available.length > 0 ? available.join(', ') : 'no platforms'
+  throw notFound(`no manifest for platform ${formatPlatform(wanted)} in the image index; it has ${listing}`, {
     hint: available.length > 0 ? `choose one with --platform, for example --platform ${available[0]}` : undefined,
   })
+}
+
+/** The platforms an index offers (attestations left out), sorted and without repeats. */
+function platformsOf(index: ImageIndex): string[] {
+  const platforms = index.manifests.flatMap((entry) => (entry.platform && !isAttestation(entry) ? [formatPlatform(entry.platform)] : []))
+  return [...new Set(platforms)].sort()
 }
 
 /** True for attestation manifests (provenance, SBOM) that BuildKit puts in indexes. */

@@ -27,6 +27,7 @@ export interface AuthTarget {
   scope?: string
 }
 
+/** An Authorization header value and how it was made. */
 export interface Authorization {
   header: string
   /** Whether the user's credentials went into it (decides how a refusal is reported). */
@@ -205,7 +206,8 @@ export function authenticationRequired(host: string): RegistryError {
     method: 'GET',
     url: `https://${host}/`,
     status: 401,
-    hint: `log in with: mydocker login ${host}`,
+    // Registries such as Docker Hub answer so for repositories that do not exist, too.
+    hint: `log in with: mydocker login ${host} (and check the repository name)`,
   })
 }
 

@@ -9,15 +9,20 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {MydockerError} from '../errors.js'
 import {RegistryError} from './errors.js'
 
+const MAX_RETRY_AFTER = 60_000
+
 /** An opened source: its bytes start at `start` of the blob. */
 export interface BlobSource {
   body: Readable
   start: number
 }
 
+/** What openResumableBlob needs: the blob, where to start, and how to open it. */
 export interface ResumableBlobOptions {
   /** The digest, for messages. */
   digest: string
+  /** The blob's registry URL, for errors. */
+  url: string
   /** The blob's size from its descriptor. */
   size: number
   /** First byte wanted. */
@@ -85,12 +90,17 @@ async function pump(options: ResumableBlobOptions, output: PassThrough, first: B
 async function openWithRetries(options: ResumableBlobOptions, delivered: number, failures: number): Promise<BlobSource> {
   const attempts = options.attempts ?? 5
   const backoff = options.backoff ?? 500
+  let retryAfter = 0
   for (let failed = failures; ; failed++) {
-    if (failed > 1) await sleep(backoff * 2 ** (failed - 2), undefined, {signal: options.signal})
+    const delay = Math.max(failed > 1 ? backoff * 2 ** (failed - 2) : 0, retryAfter)
+    if (delay > 0) await sleep(delay, undefined, {signal: options.signal})
     try {
       return await options.open(delivered, options.signal)
     } catch (error) {
       if (!isTemporary(error) || failed + 1 > attempts) throw error
+      // A 429 or 503 that says how long to wait is obeyed, within reason.
+      retryAfter = Math.min((error as RegistryError).retryAfter ?? 0, MAX_RETRY_AFTER)
+      if (retryAfter === MAX_RETRY_AFTER) throw error
       options.log(`opening blob ${options.digest} at byte ${delivered} failed; trying again`)
     }
   }
@@ -147,7 +157,7 @@ function cutError(options: ResumableBlobOptions, delivered: number, cause: unkno
   const detail = cause instanceof Error ? `: ${cause.message}` : ''
   return new RegistryError('UNAVAILABLE', `download of blob ${options.digest} failed at byte ${delivered} of ${options.size}${detail}`, {
     method: 'GET',
-    url: 'https://blob.invalid/',
+    url: options.url,
     cause,
     temporary: true,
   })

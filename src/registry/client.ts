@@ -17,9 +17,10 @@ import {type Descriptor, MANIFEST_ACCEPT} from '../image/types.js'
 import {DOCKER_HUB, DOCKER_HUB_API_HOST, formatReference, type Reference, repositoryName} from '../reference/reference.js'
 import {type AuthTarget, Authenticator, type Authorization, authenticationRequired, credentialsRejected, displayName} from './auth.js'
 import {type BlobSource, openResumableBlob} from './blob-stream.js'
-import {codeForStatus, isTemporaryStatus, RegistryError, summarizeErrorBody} from './errors.js'
+import {codeForStatus, isTemporaryStatus, parseRetryAfter, RegistryError, summarizeErrorBody} from './errors.js'
 import {type HttpResponse, type HttpStreamResponse, Transport} from './transport.js'
 
+/** Re-exported so callers branch on registry failures from one import. */
 export {RegistryError} from './errors.js'
 
 /** Largest manifest or index read, as containerd's limit. */
@@ -28,6 +29,7 @@ const MAX_REDIRECTS = 5
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
 const DIGEST = /^(sha256|sha512):[a-f0-9]+$/
 
+/** How a client is set up; every field has a default. */
 export interface RegistryClientOptions {
   /** Extra configuration: insecure registries, mirrors, CA dirs; default read from mydocker's config file. */
   config?: RegistryConfig
@@ -41,18 +43,21 @@ export interface RegistryClientOptions {
   retryLimit?: number
 }
 
+/** A manifest or index as fetched: its verified digest, media type and bytes. */
 export interface ManifestResponse {
   digest: string
   mediaType: string
   body: Buffer
 }
 
+/** What a manifest HEAD tells: the digest, and the type and size when sent. */
 export interface ManifestHead {
   digest: string
   mediaType?: string
   size?: number
 }
 
+/** Read access to one or more registries, sharing a token cache. */
 export interface RegistryClient {
   /** HEAD the manifest a reference (tag or digest) names; undefined when the registry does not give a digest. */
   headManifest(reference: Reference): Promise<ManifestHead | undefined>
@@ -129,6 +134,7 @@ class DistributionClient implements RegistryClient {
   async fetchBlob(reference: Reference, descriptor: Descriptor, options: {offset?: number; signal?: AbortSignal} = {}): Promise<Readable> {
     return openResumableBlob({
       digest: descriptor.digest,
+      url: `https://${reference.registry}/v2/${reference.repository}/blobs/${descriptor.digest}`,
       size: descriptor.size,
       offset: options.offset ?? 0,
       signal: options.signal,
@@ -194,9 +200,29 @@ class DistributionClient implements RegistryClient {
           maxBodySize: MAX_MANIFEST_SIZE,
         }),
       )
-      if (response.status === 200) return response
-      throw responseError(response, method, `manifest ${describeManifest(reference, digest)}`, {notFound: 'manifest unknown'})
+      const final = await this.followManifestRedirects(context, response, method)
+      if (final.status === 200) return final
+      throw responseError(final, method, `manifest ${describeManifest(reference, digest)}`, {notFound: 'manifest unknown'})
     })
+  }
+
+  /** Manifests are rarely redirected, but may be; the new host gets no Authorization of ours. */
+  private async followManifestRedirects(context: Context, response: HttpResponse, method: 'GET' | 'HEAD'): Promise<HttpResponse> {
+    let current = response
+    for (let hops = 0; REDIRECT_STATUSES.has(current.status); hops++) {
+      const location = headerValue(current.headers.location)
+      if (location === undefined || hops === MAX_REDIRECTS) return current
+      const url = new URL(location, current.url)
+      current = await this.exchange(context, {host: url.host, credentialName: url.host}, (authorization) =>
+        context.transport.send({
+          method,
+          url,
+          headers: {accept: MANIFEST_ACCEPT.join(', '), ...authorizationHeader(authorization)},
+          maxBodySize: MAX_MANIFEST_SIZE,
+        }),
+      )
+    }
+    return current
   }
 
   /**
@@ -234,7 +260,7 @@ class DistributionClient implements RegistryClient {
       const response = await this.exchange(
         context,
         registryTarget(endpoint, reference),
-        (authorization) => context.transport.open({method: 'GET', url, headers: {...rangeHeader(offset), ...authorizationHeader(authorization)}, signal}),
+        (authorization) => openRange(context, url, offset, authorization, signal),
         (discarded) => discarded.body.destroy(),
       )
       const final = await this.followRedirects(context, response, offset, signal)
@@ -264,7 +290,7 @@ class DistributionClient implements RegistryClient {
       current = await this.exchange(
         context,
         target,
-        (authorization) => context.transport.open({method: 'GET', url, headers: {...rangeHeader(offset), ...authorizationHeader(authorization)}, signal}),
+        (authorization) => openRange(context, url, offset, authorization, signal),
         (discarded) => discarded.body.destroy(),
       )
     }
@@ -291,7 +317,8 @@ class DistributionClient implements RegistryClient {
     try {
       return await this.openRegistryBlob(reference, descriptor, offset, signal)
     } catch (error) {
-      throw new RegistryError('NOT_FOUND', `foreign layer ${descriptor.digest} could not be fetched from its URLs (${failures.join('; ')}) nor from ${reference.registry}`, {
+      const message = `foreign layer ${descriptor.digest} could not be fetched from its URLs (${failures.join('; ')}) nor from ${reference.registry}`
+      throw new RegistryError('NOT_FOUND', message, {
         method: 'GET',
         url: descriptor.urls?.[0] ?? 'https://invalid/',
         cause: error,
@@ -349,6 +376,7 @@ function responseError(response: HttpResponse, method: string, what: string, wor
     status: response.status,
     registryCodes: codes,
     temporary: isTemporaryStatus(response.status),
+    retryAfter: parseRetryAfter(response.headers['retry-after']),
   }
   if (response.status === 404) {
     const subject = what.replace(/^(manifest|blob) /, '')
@@ -358,7 +386,14 @@ function responseError(response: HttpResponse, method: string, what: string, wor
     return new RegistryError('UNAUTHORIZED', `access to ${what} denied by ${response.url.host} (status 403)${summary ? `: ${summary}` : ''}`, details)
   }
   const suffix = summary ? `: ${summary}` : ''
-  return new RegistryError(codeForStatus(response.status), `fetching ${what} from ${response.url.host} failed with status ${response.status}${suffix}`, details)
+  const message = `fetching ${what} from ${response.url.host} failed with status ${response.status}${suffix}`
+  return new RegistryError(codeForStatus(response.status), message, details)
+}
+
+/** Opens a GET of `url` from byte `offset`, with the Authorization when given. */
+function openRange(context: Context, url: URL, offset: number, authorization: Authorization | undefined, signal?: AbortSignal) {
+  const headers = {...rangeHeader(offset), ...authorizationHeader(authorization)}
+  return context.transport.open({method: 'GET', url, headers, signal})
 }
 
 function registryTarget(endpoint: Endpoint, reference: Reference): AuthTarget {

@@ -8,6 +8,7 @@ import {type ErrorCode, MydockerError, type MydockerErrorOptions} from '../error
 /** Longest excerpt of a non-JSON error body quoted in a message. */
 const EXCERPT_LENGTH = 200
 
+/** The fields of a RegistryError besides its code and message. */
 export interface RegistryErrorDetails extends MydockerErrorOptions {
   method: string
   /** The request URL; redacted here, whatever is passed. */
@@ -17,6 +18,8 @@ export interface RegistryErrorDetails extends MydockerErrorOptions {
   registryCodes?: string[]
   /** Whether the same request may succeed later (5xx, 429, network failures). */
   temporary?: boolean
+  /** How long the registry asked to wait before trying again (Retry-After), in milliseconds. */
+  retryAfter?: number
 }
 
 /** A failed registry request. Branch on `code`, `status` or `registryCodes`, never on the message. */
@@ -26,6 +29,7 @@ export class RegistryError extends MydockerError {
   readonly status?: number
   readonly registryCodes: string[]
   readonly temporary: boolean
+  readonly retryAfter?: number
 
   constructor(code: ErrorCode, message: string, details: RegistryErrorDetails) {
     super(code, message, details)
@@ -35,6 +39,7 @@ export class RegistryError extends MydockerError {
     this.status = details.status
     this.registryCodes = details.registryCodes ?? []
     this.temporary = details.temporary ?? false
+    this.retryAfter = details.retryAfter
   }
 }
 
@@ -106,4 +111,14 @@ export function codeForStatus(status: number): ErrorCode {
 /** True for statuses after which the same request may succeed. */
 export function isTemporaryStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500
+}
+
+/** A Retry-After header (seconds or an HTTP date) in milliseconds; undefined when absent or invalid. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value
+  if (text === undefined || text.trim() === '') return undefined
+  const seconds = Number(text)
+  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined
+  const date = Date.parse(text)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
 }

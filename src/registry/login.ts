@@ -11,6 +11,7 @@ import {type AuthTarget, Authenticator, credentialsRejected} from './auth.js'
 import {RegistryError, summarizeErrorBody} from './errors.js'
 import {Transport} from './transport.js'
 
+/** What login needs: the registry, the credentials, and where to keep them. */
 export interface LoginOptions {
   /** What the user typed: `docker.io`, `host[:port]`, `https://host/v1/`...; Docker Hub when absent. */
   registry?: string
@@ -57,7 +58,10 @@ export async function login(options: LoginOptions): Promise<string> {
 }
 
 /** Forgets the credentials for a registry; false when there were none. */
-export async function logout(registry: string | undefined, credentials: WritableCredentialStore = dockerCredentialStore()): Promise<{name: string; removed: boolean}> {
+export async function logout(
+  registry: string | undefined,
+  credentials: WritableCredentialStore = dockerCredentialStore(),
+): Promise<{name: string; removed: boolean}> {
   const name = loginRegistryName(registry)
   return {name, removed: await credentials.erase(name)}
 }

@@ -21,6 +21,7 @@ const CONNECT_TIMEOUT = 30_000
 const SOCKET_TIMEOUT = 60_000
 const MAX_RETRY_AFTER = 60_000
 
+/** One request to send: method, URL, headers, and the largest body accepted. */
 export interface HttpRequest {
   method: 'GET' | 'HEAD'
   url: URL
@@ -30,6 +31,7 @@ export interface HttpRequest {
   signal?: AbortSignal
 }
 
+/** A response whose body has been read. */
 export interface HttpResponse {
   status: number
   headers: IncomingHttpHeaders
@@ -37,6 +39,7 @@ export interface HttpResponse {
   body: Buffer
 }
 
+/** A response whose body is still to be read; destroy it when not needed. */
 export interface HttpStreamResponse {
   status: number
   headers: IncomingHttpHeaders
@@ -44,6 +47,7 @@ export interface HttpStreamResponse {
   body: Readable
 }
 
+/** How a Transport is set up. */
 export interface TransportOptions {
   config: RegistryConfig
   environment: NodeJS.ProcessEnv
@@ -158,8 +162,10 @@ export class Transport {
       signal: request.signal,
       hooks: {
         beforeRetry: [
-          (error: RequestError, retryCount: number) =>
-            this.options.log(`retrying ${request.method} ${request.url.host}${request.url.pathname} (attempt ${retryCount + 1}): ${error.response?.statusCode ?? error.code ?? error.message}`),
+          (error: RequestError, retryCount: number) => {
+            const reason = error.response?.statusCode ?? error.code ?? error.message
+            this.options.log(`retrying ${request.method} ${request.url.host}${request.url.pathname} (attempt ${retryCount + 1}): ${reason}`)
+          },
         ],
       },
     }

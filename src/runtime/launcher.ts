@@ -47,6 +47,8 @@ export interface LaunchSpec {
   hostname: string
   /** Pass stdin through (-i); otherwise the command's stdin is /dev/null. */
   interactive: boolean
+  /** -t: run on a pseudo-terminal (node-pty); with `interactive` the keys typed reach it. */
+  tty?: boolean
   /** 'host' (default) shares the host's network; 'none' gives a namespace with only lo. */
   network?: 'host' | 'none'
   /** --init: a minimal init is PID 1 and reaps orphans; the command runs as its child. */
@@ -132,6 +134,7 @@ export function launcherArguments(spec: LaunchSpec): string[] {
   args.push('--hostname', spec.hostname, '--cwd', spec.cwd, '--user', spec.user)
   if (spec.network === 'none') args.push('--network', 'none')
   if (spec.init) args.push('--init')
+  if (spec.tty) args.push('--tty')
   if (spec.stopTimeout !== undefined) args.push('--stop-timeout', String(Math.round(spec.stopTimeout)))
   for (const volume of spec.volumes ?? []) {
     args.push('--volume', `${volume.source}:${volume.target}${volume.readOnly ? ':ro' : ''}`)
@@ -173,8 +176,23 @@ function defaultLauncherPath(): string {
   return fileURLToPath(new URL('../../dist/native/launch', import.meta.url))
 }
 
-function runLauncher(spec: LaunchSpec): Promise<LaunchResult> {
+async function runLauncher(spec: LaunchSpec): Promise<LaunchResult> {
   const launcherPath = spec.launcherPath ?? defaultLauncherPath()
+  if (spec.tty) {
+    const {runInTerminal} = await import('./terminal.js')
+    return runInTerminal({
+      launcherPath,
+      args: launcherArguments(spec),
+      env: environmentObject(spec.env),
+      interactive: spec.interactive,
+      forwardedSignals: spec.forwardSignals === false ? [] : FORWARDED_SIGNALS,
+    })
+  }
+
+  return runWithPipes(spec, launcherPath)
+}
+
+function runWithPipes(spec: LaunchSpec, launcherPath: string): Promise<LaunchResult> {
   // detached: the launcher gets a session of its own, so a terminal's Ctrl-C
   // reaches the command once, through node, not also straight from the tty.
   const child = spawn(launcherPath, launcherArguments(spec), {

@@ -12,6 +12,7 @@ import {rename, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {fromSystemError} from '../errors.js'
 import type {Database} from '../store/database.js'
+import {ownIdentity} from '../store/process.js'
 import type {StorePaths} from '../store/root.js'
 import type {SnapshotKind} from './kind.js'
 
@@ -30,6 +31,20 @@ export interface PreparedSnapshot {
 }
 
 export const TEMPORARY_PREFIX = 'tmp-'
+
+/**
+ * The process that made a temporary snapshot directory (`tmp-PID-START-...`),
+ * or undefined for a name in another form (made by an older mydocker).
+ */
+export function temporaryOwner(name: string): {pid: number; start: string} | undefined {
+  const match = /^tmp-(\d+)-(\d+)-/.exec(name)
+  return match ? {pid: Number(match[1]), start: match[2]} : undefined
+}
+
+function temporaryName(): string {
+  const {pid, start} = ownIdentity()
+  return `${TEMPORARY_PREFIX}${pid}-${start ?? 0}`
+}
 
 export class SnapshotStore {
   private readonly selectByChain
@@ -54,10 +69,14 @@ export class SnapshotStore {
     return join(this.paths.snapshots, String(id))
   }
 
-  /** Makes an empty temporary directory to build a snapshot in. */
+  /**
+   * Makes an empty temporary directory to build a snapshot in, named after this
+   * process (see temporaryOwner) so a cleaner can tell a build in progress from
+   * one a killed process left.
+   */
   prepare(): PreparedSnapshot {
     try {
-      return {directory: mkdtempSync(join(this.paths.snapshots, TEMPORARY_PREFIX))}
+      return {directory: mkdtempSync(join(this.paths.snapshots, `${temporaryName()}-`))}
     } catch (error) {
       throw fromSystemError(error, 'creating a snapshot directory', this.paths.root)
     }
@@ -94,7 +113,7 @@ export class SnapshotStore {
   async remove(snapshot: SnapshotInfo): Promise<void> {
     this.db.prepare('DELETE FROM snapshots WHERE id = ?').run(snapshot.id)
     // Hide it under a temporary name first, so a half-removed tree is never taken for a snapshot.
-    const doomed = join(this.paths.snapshots, `${TEMPORARY_PREFIX}rm-${snapshot.id}`)
+    const doomed = join(this.paths.snapshots, `${temporaryName()}-rm-${snapshot.id}`)
     await rename(this.directory(snapshot.id), doomed).catch(() => undefined)
     await rm(doomed, {recursive: true, force: true})
   }

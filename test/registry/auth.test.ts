@@ -2,6 +2,7 @@
 // Hub's Bearer token flow, tokens that expire, Basic as ECR asks, and the
 // promise that secrets never reach logs or errors.
 import assert from 'node:assert/strict'
+import {rm} from 'node:fs/promises'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {after, before, beforeEach, describe, it} from 'node:test'
 import {RegistryError} from '../../src/registry/client.js'
@@ -22,6 +23,7 @@ before(async () => {
 after(async () => {
   await proxy?.stop()
   await registry?.stop()
+  if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
 })
 
 beforeEach(() => {
@@ -111,6 +113,11 @@ describe('Bearer tokens', () => {
     await assert.rejects(testClient().getManifest(reference(`${proxy.host}/busybox:latest`)), {
       message: `authentication required for ${proxy.host}`,
     })
+  })
+
+  it('reads token responses with a size cap', async () => {
+    proxy.inject({path: /^\/token$/, status: 200, headers: {'content-type': 'application/json'}, body: `{"token": "${'x'.repeat(2 * 1024 * 1024)}"}`})
+    await assert.rejects(testClient().getManifest(reference(`${proxy.host}/busybox:latest`)), {message: /larger than/})
   })
 
   it('says the credentials were rejected when the token server refuses them', async () => {

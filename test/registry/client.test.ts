@@ -1,12 +1,13 @@
 // The registry client against a real docker-registry, directly and through the
 // hub-proxy: manifests, blobs, errors.
 import assert from 'node:assert/strict'
+import {rm} from 'node:fs/promises'
 import {after, before, describe, it} from 'node:test'
 import {MediaType} from '../../src/image/types.js'
 import {RegistryError} from '../../src/registry/client.js'
 import {seedImages} from '../support/images.js'
 import {startRegistry, type RunningRegistry} from '../support/registry.js'
-import {manifestOf, readAll, reference, sha256, startHubProxy, testClient, type HubProxy} from '../support/hub-proxy.js'
+import {copyImage, manifestOf, readAll, reference, sha256, startHubProxy, testClient, type HubProxy} from '../support/hub-proxy.js'
 
 let registry: RunningRegistry
 let proxy: HubProxy
@@ -20,6 +21,7 @@ before(async () => {
 after(async () => {
   await proxy?.stop()
   await registry?.stop()
+  if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
 })
 
 describe('manifests', () => {
@@ -39,6 +41,13 @@ describe('manifests', () => {
   it('gets an OCI index, which the registry serves only when Accept lists it', async () => {
     const response = await testClient().getManifest(reference(`${registry.host}/multiarch:latest`))
     assert.equal(response.mediaType, MediaType.ociIndex)
+  })
+
+  it('gets a Docker schema 2 manifest with its Docker media type', async () => {
+    await copyImage(registry.host, 'busybox:latest', 'busybox-docker:latest', {format: 'v2s2'})
+    const response = await testClient().getManifest(reference(`${registry.host}/busybox-docker:latest`))
+    assert.equal(response.mediaType, MediaType.dockerManifest)
+    assert.equal(JSON.parse(response.body.toString()).config.mediaType, MediaType.dockerConfig)
   })
 
   it('pulls by digest and verifies the bytes against it', async () => {

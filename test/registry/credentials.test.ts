@@ -125,6 +125,7 @@ describe('login and logout', () => {
   after(async () => {
     await proxy?.stop()
     await registry?.stop()
+    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
   })
 
   const config = {...defaultRegistryConfig(), certsDirectory: '/nonexistent'}
@@ -169,6 +170,22 @@ describe('login and logout', () => {
     assert.deepEqual(await logout('docker.io', dockerCredentialStore(path)), {name: 'docker.io', removed: false})
   })
 
+  it('runs as the login and logout commands: password on stdin, Docker output, exit status 125 on refusal', async () => {
+    const path = await mkdtemp(join(directory, 'docker-'))
+    const run = (command: string, args: string[], input = '') => runCommand(command, args, input, {DOCKER_CONFIG: path, MYDOCKER_CONFIG: join(directory, 'none.json')})
+
+    assert.deepEqual(await run('login', ['-u', 'alice', '--password-stdin', proxy.host], 'wonderland\n'), {status: 0, stdout: 'Login Succeeded\n', stderr: ''})
+    assert.deepEqual(JSON.parse(await readFile(join(path, 'config.json'), 'utf8')).auths, {[proxy.host]: auth('alice', 'wonderland')})
+
+    const refused = await run('login', ['-u', 'alice', '--password-stdin', proxy.host], 'wrong\n')
+    assert.equal(refused.status, 125)
+    assert.match(refused.stderr, /^mydocker: the credentials for .* were rejected/)
+    assert.doesNotMatch(refused.stderr, /wrong/)
+
+    assert.equal((await run('logout', [proxy.host])).stdout, `Removing login credentials for ${proxy.host}\n`)
+    assert.equal((await run('logout', [proxy.host])).stdout, `Not logged in to ${proxy.host}\n`)
+  })
+
   it('names registries as Docker does', () => {
     const cases = [
       {input: undefined, expected: 'docker.io'},
@@ -181,3 +198,17 @@ describe('login and logout', () => {
     assert.throws(() => loginRegistryName('not a host!'), {code: 'INVALID_ARGUMENT'})
   })
 })
+
+/** Runs a command class from src/commands through tsx, as bin/run.js would run the built one. */
+async function runCommand(command: string, args: string[], input: string, environment: Record<string, string>) {
+  const {execa} = await import('execa')
+  const top = join(import.meta.dirname, '..', '..')
+  const script = `const {default: C} = await import(${JSON.stringify(join(top, 'src', 'commands', `${command}.ts`))}); await C.run(${JSON.stringify(args)}, ${JSON.stringify(top)})`
+  const result = await execa(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: top,
+    input,
+    reject: false,
+    env: {...environment, MYDOCKER_DEBUG: ''},
+  })
+  return {status: result.exitCode, stdout: result.stdout + (result.stdout ? '\n' : ''), stderr: result.stderr}
+}

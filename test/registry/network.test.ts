@@ -36,6 +36,7 @@ after(async () => {
   proxy?.server.close()
   tls?.server.close()
   await registry?.stop()
+  if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
   await rm(directory, {recursive: true, force: true})
 })
 

@@ -2,6 +2,7 @@
 // with Retry-After, downloads cut half way (with and without Range support),
 // foreign layers, Docker Hub mirrors.
 import assert from 'node:assert/strict'
+import {rm} from 'node:fs/promises'
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {after, before, beforeEach, describe, it} from 'node:test'
@@ -23,6 +24,7 @@ before(async () => {
 after(async () => {
   await proxy?.stop()
   await registry?.stop()
+  if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
 })
 
 beforeEach(() => {
@@ -72,6 +74,22 @@ describe('retries', () => {
 
     assert.match(response.digest, /^sha256:/)
     assert.ok(logLines.some((line) => /retrying GET .* 429/.test(line)), logLines.join('\n'))
+  })
+
+  it('waits for Retry-After on 429 when opening a blob', async () => {
+    const {client, busybox, layer} = await busyboxLayer()
+    proxy.reset()
+    proxy.inject({path: /\/blobs\//, status: 429, headers: {'retry-after': '1'}, body: 'too many downloads'})
+    const bytes = await readAll(await client.fetchBlob(busybox, layer))
+    assert.equal(sha256(bytes), layer.digest)
+    assert.equal(proxy.count({path: /\/blobs\//}), 2)
+  })
+
+  it('retries a request whose connection was reset', async () => {
+    proxy.inject({path: /\/manifests\//, reset: true})
+    const response = await testClient().getManifest(reference(`${proxy.host}/busybox:latest`))
+    assert.match(response.digest, /^sha256:/)
+    assert.equal(proxy.count({path: /\/manifests\//, method: 'GET'}), 3, 'the reset, the 401, the answer')
   })
 
   it('retries 5xx with backoff and gives up after the bound, reporting the last status', async () => {

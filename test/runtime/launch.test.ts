@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import {execFile, execFileSync, spawn} from 'node:child_process'
 import {randomBytes, randomInt} from 'node:crypto'
 import {existsSync, readdirSync, readFileSync} from 'node:fs'
-import {chmod, copyFile, mkdir, mkdtemp, readdir, rm, writeFile} from 'node:fs/promises'
+import {chmod, copyFile, mkdir, mkdtemp, readdir, rm, symlink, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -162,6 +162,8 @@ async function buildLayers(work: string, probePath: string): Promise<string[]> {
   await writeFile(join(bottom, 'etc', 'layer'), 'bottom\n')
   await mkdir(join(bottom, 'not-executable'))
   await writeFile(join(bottom, 'bin', 'plain-file'), 'not a program\n', {mode: 0o644})
+  // An image symlink to a host path: a volume target through it must stay inside the root.
+  await symlink(join(work, 'volume-escape'), join(bottom, 'escape-link'))
 
   await mkdir(join(topLayer, 'etc'), {recursive: true})
   await mkdir(join(topLayer, 'usr', 'bin'), {recursive: true})
@@ -261,15 +263,16 @@ async function waitFor(condition: () => boolean, what: string): Promise<void> {
   assert.fail(`timed out waiting for ${what}`)
 }
 
+// One image for every suite: building it (gcc, busybox) is the slow part.
+before(async () => {
+  if (isRoot) fixture = await setUp()
+})
+
+after(async () => {
+  if (fixture) await rm(fixture.work, {recursive: true, force: true})
+})
+
 describe('launch runs a command in a container', {skip: skipReason}, () => {
-  before(async () => {
-    fixture = await setUp()
-  })
-
-  after(async () => {
-    if (fixture) await rm(fixture.work, {recursive: true, force: true})
-  })
-
   it('passes the exact stdout and stderr of the command, separately', async () => {
     const out = randomBytes(12).toString('hex')
     const errorText = randomBytes(12).toString('hex')
@@ -415,5 +418,191 @@ describe('launch runs a command in a container', {skip: skipReason}, () => {
 
     child.kill('SIGKILL')
     await waitFor(() => processesWith(marker).length === 0, 'every container process to end')
+  })
+})
+
+const DEFAULT_CAPABILITIES = '00000000a80425fb'
+
+/** The value of one field of /proc/self/status as printed by `grep`. */
+function statusField(output: string, field: string): string | undefined {
+  return new RegExp(`^${field}:\\s+(\\S+)`, 'm').exec(output)?.[1]
+}
+
+describe('launch applies the run options', {skip: skipReason}, () => {
+  const userCases = [
+    {name: 'root by default, HOME from passwd', user: '', ids: 'uid=0 gid=0 groups= home=/root'},
+    {name: 'a name takes its passwd uid, gid, home and its /etc/group groups', user: 'app', ids: 'uid=1000 gid=1000 groups=10,29 home=/home/app'},
+    {name: 'a uid found in passwd reads like its name', user: '1000', ids: 'uid=1000 gid=1000 groups=10,29 home=/home/app'},
+    {name: 'a uid not in passwd is used verbatim with gid 0', user: '4242', ids: 'uid=4242 gid=0 groups= home=/'},
+    {name: 'name:group takes the group from /etc/group', user: 'app:staff', ids: 'uid=1000 gid=50 groups=10,29 home=/home/app'},
+    {name: 'uid:gid works without any entry', user: '4242:77', ids: 'uid=4242 gid=77 groups= home=/'},
+  ]
+  for (const userCase of userCases) {
+    it(`runs as the --user given: ${userCase.name}`, async () => {
+      const outcome = await run(['probe', 'ids'], {user: userCase.user})
+      assert.deepEqual(outcome, {code: 0, stdout: `${userCase.ids}\n`, stderr: ''})
+    })
+  }
+
+  const unknownUsers = [
+    {name: 'an unknown user name', user: 'ghost', message: 'mydocker: unable to find user ghost: no matching entries in passwd file\n'},
+    {name: 'an unknown group name', user: 'app:ghosts', message: 'mydocker: unable to find group ghosts: no matching entries in group file\n'},
+  ]
+  for (const unknown of unknownUsers) {
+    it(`refuses with 125: ${unknown.name}`, async () => {
+      const outcome = await run(['probe', 'ids'], {user: unknown.user})
+      assert.deepEqual(outcome, {code: 125, stdout: '', stderr: unknown.message})
+    })
+  }
+
+  it('gives --network none a namespace with only lo, up', async () => {
+    const outcome = await run(['sh', '-c', 'ls /sys/class/net; cat /sys/class/net/lo/flags'], {network: 'none'})
+    const [interfaces, flags] = [outcome.stdout.split('\n')[0], outcome.stdout.split('\n')[1]]
+    assert.equal(interfaces, 'lo')
+    assert.equal(Number(flags) & 1, 1, 'IFF_UP is set')
+  })
+
+  it('shares the host network by default', async () => {
+    const outcome = await run(['ls', '/sys/class/net'])
+    assert.deepEqual(outcome.stdout.trim().split('\n').sort(), readdirSync('/sys/class/net').sort())
+  })
+
+  it('binds a host directory read-write with -v, creating the container path', async () => {
+    const hostDir = await mkdtemp(join(fixture.work, 'volume-'))
+    await writeFile(join(hostDir, 'from-host'), 'host\n')
+    const outcome = await run(['sh', '-c', 'cat /deep/mount/from-host; echo container > /deep/mount/from-container'], {
+      volumes: [{source: hostDir, target: '/deep/mount'}],
+    })
+    assert.equal(outcome.stdout, 'host\n')
+    assert.equal(readFileSync(join(hostDir, 'from-container'), 'utf8'), 'container\n')
+  })
+
+  it('binds read-only with :ro', async () => {
+    const hostDir = await mkdtemp(join(fixture.work, 'volume-'))
+    const outcome = await run(['sh', '-c', 'touch /data/x 2>/dev/null && echo wrote || echo refused'], {
+      volumes: [{source: hostDir, target: '/data', readOnly: true}],
+    })
+    assert.equal(outcome.stdout, 'refused\n')
+  })
+
+  it('resolves a volume target inside the root even through an image symlink to a host path', async () => {
+    const hostDir = await mkdtemp(join(fixture.work, 'volume-'))
+    const outcome = await run(['sh', '-c', 'echo inside > /escape-link/sub/file && echo ok'], {
+      volumes: [{source: hostDir, target: '/escape-link/sub'}],
+    })
+    assert.equal(outcome.stdout, 'ok\n')
+    assert.equal(existsSync(join(fixture.work, 'volume-escape')), false, 'nothing was created on the host')
+    assert.equal(readFileSync(join(hostDir, 'file'), 'utf8'), 'inside\n')
+  })
+
+  it('refuses a volume whose host path does not exist', async () => {
+    const outcome = await run(['true'], {volumes: [{source: join(fixture.work, 'missing'), target: '/data'}]})
+    assert.equal(outcome.code, 125)
+    assert.match(outcome.stderr, /^mydocker: bind source .*missing: No such file or directory\n$/)
+  })
+
+  it('makes the root read-only with --read-only, leaving --tmpfs paths writable', async () => {
+    const script = 'touch /root-file 2>/dev/null && echo root-writable; touch /scratch/file && echo scratch-writable'
+    const outcome = await run(['sh', '-c', script], {readOnly: true, tmpfs: ['/scratch']})
+    assert.equal(outcome.stdout, 'scratch-writable\n')
+  })
+
+  const capabilityCases = [
+    {name: "Docker's default set", overrides: {}, effective: DEFAULT_CAPABILITIES},
+    {name: '--cap-drop ALL', overrides: {capDrop: ['ALL']}, effective: '0000000000000000'},
+    {name: '--cap-drop ALL --cap-add CHOWN', overrides: {capAdd: ['CHOWN'], capDrop: ['ALL']}, effective: '0000000000000001'},
+    {name: '--cap-drop NET_RAW', overrides: {capDrop: ['NET_RAW']}, effective: '00000000a80405fb'},
+  ]
+  for (const capabilityCase of capabilityCases) {
+    it(`limits capabilities: ${capabilityCase.name}`, async () => {
+      const outcome = await run(['grep', '-E', '^(CapEff|CapBnd|NoNewPrivs)', '/proc/self/status'], capabilityCase.overrides)
+      assert.equal(statusField(outcome.stdout, 'CapEff'), capabilityCase.effective)
+      assert.equal(statusField(outcome.stdout, 'NoNewPrivs'), '1')
+    })
+  }
+
+  it('refuses mount to a root process with the default capabilities', async () => {
+    const outcome = await run(['sh', '-c', 'mkdir -p /mnt; probe mount'])
+    assert.equal(outcome.stdout, 'mount failed: Operation not permitted\n')
+  })
+
+  it('allows mount under --privileged', async () => {
+    const outcome = await run(['sh', '-c', 'mkdir -p /mnt; probe mount'], {privileged: true})
+    assert.equal(outcome.stdout, 'mounted\n')
+  })
+
+  it('masks /proc paths and makes /proc/sys read-only as Docker does', async () => {
+    const script = [
+      'wc -c < /proc/timer_list',
+      'ls /sys/firmware | wc -l',
+      'echo x > /proc/sys/kernel/domainname 2>/dev/null && echo sys-writable || echo sys-read-only',
+      'echo h > /proc/sysrq-trigger 2>/dev/null && echo sysrq-writable || echo sysrq-read-only',
+    ].join('; ')
+    const outcome = await run(['sh', '-c', script])
+    assert.equal(outcome.stdout, '0\n0\nsys-read-only\nsysrq-read-only\n')
+  })
+
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const) {
+    it(`passes ${signal} sent to mydocker on to the command`, async () => {
+      const code = randomInt(2, 30)
+      const container = await start(['probe', 'signals', String(code)])
+      await container.printed('ready\n')
+      container.child.kill(signal)
+      const outcome = await container.outcome
+      assert.deepEqual(outcome, {code, stdout: `ready\ngot ${signal.slice(3)}\n`, stderr: ''})
+    })
+  }
+
+  it('kills a command that ignores SIGTERM once the stop timeout is over', async () => {
+    // PID 1 without a handler does not die of SIGTERM, as in Docker.
+    const container = await start(['sh', '-c', 'echo ready; sleep 60'], {stopTimeout: 1})
+    await container.printed('ready\n')
+    container.child.kill('SIGTERM')
+    assert.equal((await container.outcome).code, 137)
+  })
+
+  it('gives the exit status of a command that traps SIGTERM', async () => {
+    const container = await start(['sh', '-c', 'trap "exit 7" TERM; echo ready; while true; do sleep 0.1; done'])
+    await container.printed('ready\n')
+    container.child.kill('SIGTERM')
+    assert.equal((await container.outcome).code, 7)
+  })
+
+  it('reaps orphans with --init, which the command as PID 1 does not', async () => {
+    const withInit = await run(['probe', 'orphan'], {init: true})
+    assert.equal(withInit.stdout, 'pid=2 zombies=0\n')
+    const withoutInit = await run(['probe', 'orphan'])
+    assert.equal(withoutInit.stdout, 'pid=1 zombies=1\n')
+  })
+
+  it('relays the exit status through --init', async () => {
+    const outcome = await run(['sh', '-c', 'exit 23'], {init: true})
+    assert.equal(outcome.code, 23)
+  })
+
+  it('limits processes with --pids-limit', async () => {
+    const outcome = await run(['probe', 'forks'], {resources: {pidsLimit: 6}})
+    assert.equal(outcome.stdout, 'forked 5\n')
+  })
+
+  it('kills a command over --memory with 137', async () => {
+    const outcome = await run(['probe', 'eat-memory'], {resources: {memory: 32 * 1024 * 1024, memorySwap: 32 * 1024 * 1024}})
+    assert.equal(outcome.code, 137)
+    assert.equal(outcome.stdout, '')
+  })
+
+  it('sets a CFS quota for --cpus and removes the cgroup after the run', async () => {
+    const marker = `cpus-${randomBytes(6).toString('hex')}`
+    const container = await start(['probe', 'wait', marker], {resources: {cpus: 0.5}})
+    await waitFor(() => processesWith(marker).some((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'probe'), 'the probe to start')
+    const [pid] = processesWith(marker).filter((candidate) => readFileSync(`/proc/${candidate}/comm`, 'utf8').trim() === 'probe')
+    const cgroupLine = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((line) => /:cpu(,|:)/.test(line) || /,cpu(,|:)/.test(line))
+    const cgroupPath = join('/sys/fs/cgroup/cpu', cgroupLine!.split(':')[2])
+    assert.match(cgroupPath, /mydocker-\d+$/)
+    assert.equal(readFileSync(join(cgroupPath, 'cpu.cfs_quota_us'), 'utf8').trim(), '50000')
+
+    process.kill(pid, 'SIGKILL')
+    assert.equal((await container.outcome).code, 137)
+    assert.equal(existsSync(cgroupPath), false, 'the cgroup is removed')
   })
 })

@@ -57,8 +57,10 @@ export interface Fault {
   status?: number
   headers?: Record<string, string>
   body?: string
-  /** ...or forward, but cut the body off after half its bytes (blob downloads). */
+  /** ...or forward, but cut the body off after half its bytes (blob downloads)... */
   cutHalfway?: boolean
+  /** ...or close the connection without an answer (a connection reset). */
+  reset?: boolean
 }
 
 /** One request the proxy saw. */
@@ -156,10 +158,9 @@ class ProxyState {
   async handleRegistry(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', `http://${this.host}`)
     this.record('registry', request, url)
-    if (url.pathname === '/token') return this.issueToken(request, response, url, 'registry')
-
     const fault = this.takeFault('registry', request, url)
     if (fault !== undefined && !fault.cutHalfway) return answerFault(response, fault)
+    if (url.pathname === '/token') return this.issueToken(request, response, url, 'registry')
     if (!this.authorizeRegistry(request, response, url)) return
 
     const blob = /^\/v2\/(.+)\/blobs\/(sha256:[a-f0-9]{64})$/.exec(url.pathname)
@@ -318,6 +319,7 @@ function cutHalfway(reply: IncomingMessage, response: ServerResponse): void {
 }
 
 function answerFault(response: ServerResponse, fault: Fault): void {
+  if (fault.reset) return void response.socket?.resetAndDestroy()
   response.writeHead(fault.status ?? 500, {'content-type': 'text/plain', ...fault.headers})
   response.end(fault.body ?? '')
 }
@@ -372,11 +374,12 @@ export async function manifestOf(client: RegistryClient, reference: Reference): 
   return parsed.manifest
 }
 
-/** Copies an image inside a registry under another name, with skopeo. */
-export async function copyImage(host: string, from: string, to: string, all = false): Promise<void> {
+/** Copies an image inside a registry under another name, with skopeo; `v2s2` writes Docker schema 2. */
+export async function copyImage(host: string, from: string, to: string, options: {all?: boolean; format?: 'v2s2' | 'oci'} = {}): Promise<void> {
   const {execa} = await import('execa')
   await execa('skopeo', [
-    'copy', '--quiet', '--insecure-policy', '--src-tls-verify=false', '--dest-tls-verify=false', ...(all ? ['--all'] : []),
+    'copy', '--quiet', '--insecure-policy', '--src-tls-verify=false', '--dest-tls-verify=false',
+    ...(options.all ? ['--all'] : []), ...(options.format ? ['--format', options.format] : []),
     `docker://${host}/${from}`, `docker://${host}/${to}`,
   ])
 }

@@ -218,6 +218,14 @@ export function layerCases(sentinel: string): LayerCase[] {
       ],
     },
     {
+      name: 'an opaque marker at the root hides every lower path but keeps the layer’s own',
+      layers: [layer(dir('d/'), file('d/x', 'x'), file('f', 'f')), layer(dir('d/'), file('d/y', 'y'), opaque(''), file('g', 'g'))],
+      expect: [
+        {path: '', children: ['d', 'g']},
+        {path: 'd', children: ['y']},
+      ],
+    },
+    {
       name: 'a whiteout inside a whited-out directory does nothing more',
       layers: [layer(dir('a/'), dir('a/b/'), file('a/b/c', 'c'), file('z', 'z')), layer(whiteout('', 'a'), whiteout('a', 'b'))],
       expect: [

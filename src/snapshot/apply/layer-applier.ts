@@ -274,9 +274,10 @@ export class LayerApplier {
    */
   private async applyWhiteout(parentComponents: string[], name: string): Promise<void> {
     const parent = await this.resolveDirectory(parentComponents, false)
-    if (parent === undefined) return
+    if (parent !== undefined) await this.whiteOut(joinRelative(parent, name))
+  }
 
-    const relative = joinRelative(parent, name)
+  private async whiteOut(relative: string): Promise<void> {
     const made = this.madeByLayer.get(relative)
     if (this.options.kind === 'flat') {
       if (made === 'directory') this.removeLowerChildren(relative)
@@ -300,7 +301,13 @@ export class LayerApplier {
 
     this.madeByLayer.set(directory, 'directory')
     if (this.options.kind === 'flat') return this.removeLowerChildren(directory)
-    await this.setOpaque(directory)
+    if (directory !== '') return await this.setOpaque(directory)
+
+    // overlayfs never looks at the opaque xattr of a layer's root, so an
+    // opaque root is made by whiting out each child the lowers show there.
+    const names = new Set<string>()
+    for (const layer of await this.lowerLayersOf('')) for (const name of readdirSync(layer)) names.add(name)
+    for (const name of names) await this.whiteOut(name)
   }
 
   /** Flat kind: deletes what lower layers put under a directory, keeping this layer's entries. */

@@ -40,6 +40,7 @@ export class PaxSidecar {
   private collectType = ''
   private collected: Buffer[] = []
   private pendingSize: number | undefined
+  private pendingPath: string | undefined
   private nullBlocks = 0
 
   /** True once any block that is not all zero bytes was seen. */
@@ -95,9 +96,14 @@ export class PaxSidecar {
       this.collected = []
       this.queue.push({type: this.collectType, body})
       if (this.collectType === 'x' || this.collectType === 'X') {
-        const size = paxRecords(body).get('size')
+        const records = paxRecords(body)
+        const size = records.get('size')
         if (size !== undefined && /^\d+$/.test(size.toString('latin1').trim())) this.pendingSize = Number(size)
+        const path = records.get('path')
+        if (path !== undefined) this.pendingPath = path.toString('latin1').replace(/\0.*$/s, '')
       }
+
+      if (this.collectType === 'L' || this.collectType === 'N') this.pendingPath = body.toString('latin1').replace(/\0.*$/s, '')
     }
 
     this.state = 'header'
@@ -120,8 +126,13 @@ export class PaxSidecar {
     if (metaTypes.has(type)) return this.startMeta(type, headerSize)
 
     const size = normalTypes.has(type) ? (this.pendingSize ?? headerSize) : headerSize
+    const path = this.pendingPath ?? block.toString('latin1', 0, 100).replace(/\0.*$/s, '')
     this.pendingSize = undefined
-    this.startBody('skip', size)
+    this.pendingPath = undefined
+    // tar's parser reads a file named with a trailing `/` as a directory, and
+    // gives every directory an empty body, whatever its size field says.
+    const directory = type === '5' || ((type === '0' || type === '') && path.endsWith('/'))
+    this.startBody('skip', directory ? 0 : size)
   }
 
   private startMeta(type: string, size: number): void {

@@ -1,0 +1,143 @@
+// Profiles mydocker's hot paths with `node --cpu-prof`: a warm run of
+// busybox true, a warm pull of a stored image and a cold pull of the
+// single-layer Debian image. Writes the profiles under bench/profiles/KIND/,
+// the modules each command loads (bench/profiles/KIND.imports.txt), and a
+// summary (bench/profiles/summary.json) that bench/report.ts puts in the
+// report; prints the top self-time rows.
+// Usage: node --import tsx bench/profile.ts
+import {summarizeProfiles, type ProfileSummary} from './lib/cpu-profile.js'
+import {roundsFromEnvironment} from './lib/measure.js'
+import {mydocker, runTool, temporaryRoot, type Tool} from './lib/tools.js'
+import {startBenchRegistry, stopBenchRegistry} from './lib/images.js'
+
+/** One profiled command: how to run it and what to do before each run. */
+interface ProfiledCommand {
+  kind: string
+  subcommand: string
+  args: string[]
+  runs: number
+  before?: () => Promise<void>
+}
+
+/** What profile.ts saves for the report. */
+export interface ProfileReport {
+  finishedAt: string
+  commands: Array<{kind: string; command: string; summary: ProfileSummary; imports: Record<string, number>}>
+}
+
+// 100 µs rather than the default 1 ms: a warm run lasts a few hundred ms.
+const samplingIntervalMicroseconds = 100
+
+async function main(): Promise<void> {
+  const {rm} = await import('node:fs/promises')
+  const rounds = roundsFromEnvironment(5)
+  const {registry, images} = await startBenchRegistry(['busybox', 'debianSingle'])
+  const root = await temporaryRoot('profile-mydocker')
+  const plain = mydocker(root)
+
+  try {
+    await runTool(plain, 'pull', [images.busybox])
+    await runTool(plain, 'run', [images.busybox, 'true'])
+    const commands: ProfiledCommand[] = [
+      {kind: 'run', subcommand: 'run', args: [images.busybox, 'true'], runs: rounds},
+      {kind: 'pull-warm', subcommand: 'pull', args: [images.busybox], runs: rounds},
+      {
+        kind: 'pull-cold',
+        subcommand: 'pull',
+        args: [images.debianSingle],
+        runs: Math.max(1, Math.ceil(rounds / 2)),
+        before: () => removeImage(plain, images.debianSingle),
+      },
+    ]
+
+    const report: ProfileReport = {finishedAt: new Date().toISOString(), commands: []}
+    for (const command of commands) {
+      const summary = await profile(root, command)
+      const imports = await traceImports(root, command)
+      report.commands.push({kind: command.kind, command: `mydocker ${command.subcommand} ${command.args.join(' ')}`, summary, imports})
+      print(command.kind, summary, imports)
+    }
+    await saveReport(report)
+  } finally {
+    await rm(root, {recursive: true, force: true})
+    await stopBenchRegistry(registry)
+  }
+}
+
+/** Removes the image when stored, so the next pull is cold (blobs included). */
+async function removeImage(tool: Tool, image: string): Promise<void> {
+  const {timeCommand} = await import('./lib/measure.js')
+  const [command, ...args] = tool.argv('rm', [image])
+  await timeCommand(command!, args, {env: tool.env, check: false})
+}
+
+/** Runs the command `runs` times under --cpu-prof and summarizes the profiles. */
+async function profile(root: string, command: ProfiledCommand): Promise<ProfileSummary> {
+  const {join} = await import('node:path')
+  const {emptyDirectory} = await import('./lib/tools.js')
+
+  const directory = join(await profilesDirectory(), command.kind)
+  await emptyDirectory(directory)
+  const profiled = mydocker(root, ['--cpu-prof', `--cpu-prof-dir=${directory}`, `--cpu-prof-interval=${samplingIntervalMicroseconds}`])
+  for (let run = 0; run < command.runs; run++) {
+    await command.before?.()
+    await runTool(profiled, command.subcommand, command.args)
+  }
+  return summarizeProfiles(directory)
+}
+
+/**
+ * Runs the command once with the import tracer preloaded and counts the
+ * files it loaded per package (or "dist" for mydocker's own).
+ */
+async function traceImports(root: string, command: ProfiledCommand): Promise<Record<string, number>> {
+  const {readFile, writeFile, rm} = await import('node:fs/promises')
+  const {join} = await import('node:path')
+  const {timeCommand} = await import('./lib/measure.js')
+
+  const tracer = new URL('./lib/import-trace.mjs', import.meta.url).pathname
+  const traceFile = join(await profilesDirectory(), `${command.kind}.imports.txt`)
+  await rm(traceFile, {force: true})
+  await command.before?.()
+  const traced = mydocker(root, ['--import', tracer])
+  const [program, ...args] = traced.argv(command.subcommand, command.args)
+  await timeCommand(program!, args, {env: {...traced.env, BENCH_IMPORT_TRACE: traceFile}})
+
+  const files = [...new Set((await readFile(traceFile, 'utf8')).trim().split('\n').map((line) => line.slice(4)))].sort()
+  await writeFile(traceFile, files.join('\n') + '\n')
+  const counts: Record<string, number> = {}
+  for (const file of files) {
+    const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)
+    const group = match ? match[1]! : file.includes('/dist/') ? 'dist (mydocker)' : 'other'
+    counts[group] = (counts[group] ?? 0) + 1
+  }
+  return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1]))
+}
+
+async function profilesDirectory(): Promise<string> {
+  const {fileURLToPath} = await import('node:url')
+  return fileURLToPath(new URL('./profiles/', import.meta.url))
+}
+
+async function saveReport(report: ProfileReport): Promise<void> {
+  const {mkdir, writeFile} = await import('node:fs/promises')
+  const {join} = await import('node:path')
+  const directory = await profilesDirectory()
+  await mkdir(directory, {recursive: true})
+  await writeFile(join(directory, 'summary.json'), JSON.stringify(report, null, 2) + '\n')
+}
+
+function print(kind: string, summary: ProfileSummary, imports: Record<string, number>): void {
+  const table = (title: string, rows: ProfileSummary['selfByModule']) => {
+    console.log(`  ${title}`)
+    for (const row of rows) console.log(`    ${row.milliseconds.toFixed(1).padStart(8)} ms ${(row.share * 100).toFixed(1).padStart(5)}%  ${row.name}`)
+  }
+  console.log(`${kind}: ${summary.profiles} profiles, ${summary.milliseconds.toFixed(1)} ms each on average`)
+  table('self time by module', summary.selfByModule)
+  table('self time by function', summary.selfByFunction)
+  table('inclusive time of mydocker functions', summary.inclusiveOwn)
+  const total = Object.values(imports).reduce((sum, count) => sum + count, 0)
+  console.log(`  files loaded: ${total} (${Object.entries(imports).slice(0, 12).map(([group, count]) => `${group} ${count}`).join(', ')})`)
+}
+
+await main()

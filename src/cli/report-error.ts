@@ -1,0 +1,47 @@
+/**
+ * The one way errors reach the user: a single line on stderr,
+ * `mydocker: <message>`, an optional `hint:` line, and Docker's exit status
+ * (125 unless the error says otherwise). A stack trace only with MYDOCKER_DEBUG=1.
+ * Free of oclif, so the fast `run` path can use it too.
+ */
+import {MydockerError} from '../errors.js'
+
+/** An error as oclif or mydocker raise it. */
+export type CommandError = Error & {exitCode?: number; oclif?: {exit?: number}}
+
+/** Prints `error` as mydocker does and sets process.exitCode; never throws. */
+export function reportError(error: CommandError, stream: NodeJS.WritableStream = process.stderr): void {
+  const debug = process.env.MYDOCKER_DEBUG === '1'
+  if (error instanceof MydockerError) {
+    stream.write(`mydocker: ${error.message}\n`)
+    if (error.hint) stream.write(`hint: ${error.hint}\n`)
+    if (debug) stream.write(`${error.stack}\n`)
+    process.exitCode = error.exitCode
+    return
+  }
+  // An oclif exit (this.exit) carries its status and no message to print.
+  if (error.oclif?.exit !== undefined && error.message.startsWith('EEXIT')) {
+    process.exitCode = error.oclif.exit
+    return
+  }
+  // Anything else is an input error (unknown flag, missing argument) or a bug;
+  // either way mydocker failed, which Docker reports as 125.
+  stream.write(`mydocker: ${firstSentence(error.message)}\n`)
+  if (error.oclif) stream.write(`hint: see 'mydocker ${process.argv[2] ?? ''} --help'\n`)
+  if (debug) stream.write(`${error.stack}\n`)
+  process.exitCode = 125
+}
+
+// oclif's messages run over several lines ("Missing 1 required arg:\nimage  ...\n
+// See more help with --help"); keep the first, with its continuation if it ends in ':'.
+function firstSentence(message: string): string {
+  const lines = message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0 && !line.startsWith('See more help'))
+  const [first = message, second] = lines
+  if (!first.endsWith(':') || !second) return first.replace(/^Error: /, '')
+  const [name, ...description] = second.split(/\s{2,}/)
+  const continuation = description.length > 0 ? `${name} (${description.join(' ')})` : name
+  return `${first} ${continuation}`.replace(/^Error: /, '')
+}
