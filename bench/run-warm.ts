@@ -36,6 +36,7 @@ async function main(): Promise<void> {
       {name: 'mydocker', round: () => timeTool(ours, 'run', [images.busybox, 'true'])},
       {name: 'podman', round: () => timeTool(theirs, 'run', [images.busybox, 'true'])},
       {name: 'mydocker-debian', round: () => timeTool(ours, 'run', [images.debian, 'true'])},
+      {name: 'mydocker-network-none', round: () => timeTool(ours, 'run', ['--network', 'none', images.busybox, 'true'])},
     ], rounds)
 
     await saveResult({bench: 'run-warm', finishedAt: new Date().toISOString(), rounds, figures: figures(samples)})
@@ -63,7 +64,8 @@ function figures(samples: Record<string, number[]>): Figure[] {
       ratio: ours / theirs,
       goal: `≤ ${podmanRatioGoal} × podman`,
       pass: ours / theirs <= podmanRatioGoal,
-      samples: {mydocker: samples.mydocker!, podman: samples.podman!},
+      samples: {mydocker: samples.mydocker!, podman: samples.podman!, 'mydocker-network-none': samples['mydocker-network-none']!},
+      note: `podman runs with --network none (the only way it runs here); mydocker with --network none: ${median(samples['mydocker-network-none']!).toFixed(1)} ms`,
     },
     {
       id: 'run-warm.floor',

@@ -118,7 +118,7 @@ function addProfile(
     const seen = new Set<string>()
     for (let current: number | undefined = id; current !== undefined; current = parents.get(current)) {
       const frame = nodes.get(current)!
-      if (!/\/(dist|bin)\//.test(frame.callFrame.url)) continue
+      if (!isOwnCode(frame.callFrame.url)) continue
       const key = functionKey(frame)
       if (seen.has(key)) continue
       seen.add(key)
@@ -126,6 +126,11 @@ function addProfile(
     }
   }
   return total
+}
+
+/** mydocker's own compiled code (dist/, bin/), not a dependency's dist/. */
+function isOwnCode(url: string): boolean {
+  return /\/(dist|bin)\//.test(url) && !url.includes('/node_modules/')
 }
 
 function add(map: Map<string, number>, key: string, value: number): void {

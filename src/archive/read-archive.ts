@@ -88,7 +88,7 @@ export async function readArchive(store: Store, source: Readable, archiveName: s
   try {
     for await (const chunk of source as AsyncIterable<Buffer>) {
       if (failure !== undefined) break
-      if (!parser.write(chunk)) await once(parser, 'drain')
+      if (!parser.write(chunk)) await drained(parser)
     }
     parser.end()
     await work
@@ -99,6 +99,17 @@ export async function readArchive(store: Store, source: Readable, archiveName: s
     throw error
   }
   return contents
+}
+
+// The parser says 'drain' when it can take more; 'close' or 'abort' when it never will.
+function drained(parser: import('tar').Parser): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      for (const event of ['drain', 'close', 'abort']) parser.off(event, done)
+      resolve()
+    }
+    for (const event of ['drain', 'close', 'abort']) parser.on(event, done)
+  })
 }
 
 class Contents implements ArchiveContents {

@@ -94,7 +94,11 @@ export class ContentStore {
       if (this.info(digest)) return
       const ingest = await this.openIngest(digest, body.length, {resume: false})
       ingest.stream.end(body)
-      await ingest.commit(mediaType)
+      await ingest.commit(mediaType).catch(async (error) => {
+        // A blob given whole is never resumed; a full disk wants its bytes back.
+        await ingest.abort(false)
+        throw fromSystemError(error, `storing blob ${digest}`, this.paths.root)
+      })
     } finally {
       await release()
     }

@@ -137,3 +137,9 @@ function normalizeArchitecture(architecture: string): string {
 function compareText(left: string, right: string): number {
   return left < right ? -1 : left > right ? 1 : 0
 }
+
+/** True when an image built for `platform` is what `wanted` asks for (as selectManifest would choose it). */
+export function platformMatches(platform: Platform, wanted: Platform): boolean {
+  const entry = {mediaType: '', digest: '', size: 0, platform}
+  return rankEntry(entry, wanted, variantPreferences(wanted)) !== -1
+}

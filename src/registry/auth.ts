@@ -45,6 +45,7 @@ export class Authenticator {
   // The last challenge of each host, so a new scope or an expired token gets a token
   // before the request rather than after a 401.
   private readonly challenges = new Map<string, string | string[]>()
+  private readonly pending = new Map<string, Promise<Authorization>>()
 
   constructor(
     private readonly transport: Transport,
@@ -83,11 +84,24 @@ export class Authenticator {
    * wants credentials the user does not have, or when it offers no usable scheme.
    */
   async authorize(target: AuthTarget, wwwAuthenticate: string | string[] | undefined, refused?: Authorization): Promise<Authorization> {
-    if (refused !== undefined) {
-      this.cache.delete(cacheKey(target))
-      this.cache.delete(cacheKey({host: target.host}))
+    for (const key of [cacheKey(target), cacheKey({host: target.host})]) {
+      // Only the refused value goes: another request may have cached a newer one since.
+      if (refused !== undefined && this.cache.get(key)?.header === refused.header) this.cache.delete(key)
     }
+    const fresh = this.cached(target)
+    if (fresh !== undefined && fresh.header !== refused?.header) return fresh
 
+    // Concurrent requests of one pull (its layers) share one token request.
+    const key = cacheKey(target)
+    let pending = this.pending.get(key)
+    if (pending === undefined) {
+      pending = this.authorizeFromChallenge(target, wwwAuthenticate).finally(() => this.pending.delete(key))
+      this.pending.set(key, pending)
+    }
+    return pending
+  }
+
+  private async authorizeFromChallenge(target: AuthTarget, wwwAuthenticate: string | string[] | undefined): Promise<Authorization> {
     const challenges = parseChallenges(wwwAuthenticate)
     if (wwwAuthenticate !== undefined && challenges.length > 0) this.challenges.set(target.host, wwwAuthenticate)
     const bearer = challenges.find((challenge) => challenge.scheme === 'bearer')

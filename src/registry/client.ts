@@ -8,7 +8,7 @@
  * concurrent requests.
  */
 import {createHash} from 'node:crypto'
-import type {Readable} from 'node:stream'
+import {Readable} from 'node:stream'
 import {type RegistryConfig, loadRegistryConfig} from '../config/config.js'
 import {type CredentialStore, dockerCredentialStore} from '../config/credentials.js'
 import {digestMismatch, invalidArgument} from '../errors.js'
@@ -132,6 +132,9 @@ class DistributionClient implements RegistryClient {
   }
 
   async fetchBlob(reference: Reference, descriptor: Descriptor, options: {offset?: number; signal?: AbortSignal} = {}): Promise<Readable> {
+    // Everything was delivered already (an ingest complete but not committed): a Range
+    // from the end would only get a 416.
+    if ((options.offset ?? 0) >= descriptor.size && descriptor.size > 0) return Readable.from([])
     return openResumableBlob({
       digest: descriptor.digest,
       url: `https://${reference.registry}/v2/${reference.repository}/blobs/${descriptor.digest}`,

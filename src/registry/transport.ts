@@ -61,22 +61,45 @@ export class Transport {
   private gotPromise?: Promise<Got>
   private readonly certificateAuthorities = new Map<string, Promise<string[] | undefined>>()
   private readonly proxyAgents = new Map<string, Agents>()
+  // What insecure registries turned out to speak: found by trying HTTPS first.
+  private readonly plainHttpHosts = new Set<string>()
+  private readonly httpsHosts = new Set<string>()
 
   constructor(private readonly options: TransportOptions) {}
 
   /**
-   * The base URL of a registry host: plain HTTP for loopback and for hosts listed in
-   * insecureRegistries, HTTPS otherwise.
+   * The base URL of a registry host: plain HTTP for loopback, HTTPS otherwise. A host
+   * in insecureRegistries starts with HTTPS without certificate checks and falls back
+   * to plain HTTP when that fails, as Docker does.
    */
   baseUrl(host: string): string {
-    return `${this.isInsecure(host) ? 'http' : 'https'}://${host}`
+    if (isLoopbackRegistry(host) || this.plainHttpHosts.has(host)) return `http://${host}`
+    return `https://${host}`
   }
 
-  private isInsecure(host: string): boolean {
-    if (isLoopbackRegistry(host)) return true
+  private isListedInsecure(host: string): boolean {
     const hostname = host.replace(/:\d+$/, '')
     // TODO(#3): Docker also accepts CIDR ranges in insecure-registries.
     return this.options.config.insecureRegistries.some((entry) => entry === host || entry === hostname)
+  }
+
+  /** True while an insecure host's HTTPS is untried: one attempt, then plain HTTP. */
+  private isProbing(url: URL): boolean {
+    return url.protocol === 'https:' && this.isListedInsecure(url.host) && !this.httpsHosts.has(url.host)
+  }
+
+  /** The request again over plain HTTP when HTTPS to an insecure registry failed to connect. */
+  private plainHttpFallback(request: HttpRequest, error: unknown): HttpRequest | undefined {
+    if (!this.isProbing(request.url) || !(error instanceof RegistryError) || error.status !== undefined) return undefined
+    this.options.log(`HTTPS to insecure registry ${request.url.host} failed (${error.message}); using plain HTTP`)
+    this.plainHttpHosts.add(request.url.host)
+    const url = new URL(request.url)
+    url.protocol = 'http:'
+    return {...request, url}
+  }
+
+  private noteHttps(url: URL): void {
+    if (url.protocol === 'https:' && this.isListedInsecure(url.host)) this.httpsHosts.add(url.host)
   }
 
   /**
@@ -86,6 +109,16 @@ export class Transport {
    * the host cannot be reached.
    */
   async send(request: HttpRequest): Promise<HttpResponse> {
+    try {
+      return await this.sendOnce(request)
+    } catch (error) {
+      const fallback = this.plainHttpFallback(request, error)
+      if (fallback === undefined) throw error
+      return this.sendOnce(fallback)
+    }
+  }
+
+  private async sendOnce(request: HttpRequest): Promise<HttpResponse> {
     const got = await this.got()
     const maxBodySize = request.maxBodySize ?? DEFAULT_MAX_BODY
     let tooLarge = false
@@ -93,7 +126,7 @@ export class Transport {
       ...(await this.requestOptions(request)),
       responseType: 'buffer',
       throwHttpErrors: true,
-      retry: this.retryOptions(),
+      retry: this.isProbing(request.url) ? {limit: 0} : this.retryOptions(),
     })
     pending.on('downloadProgress', ({transferred}) => {
       if (transferred <= maxBodySize) return
@@ -103,6 +136,7 @@ export class Transport {
 
     try {
       const response = await pending
+      this.noteHttps(request.url)
       this.options.log(`${request.method} ${redactUrl(request.url)} ${response.statusCode}`)
       return {status: response.statusCode, headers: response.headers, url: request.url, body: response.body}
     } catch (error) {
@@ -110,6 +144,7 @@ export class Transport {
       const response = (error as RequestError).response
       // got throws to retry; once retries are spent the error response is ours to judge.
       if ((error as Error).name === 'HTTPError' && response !== undefined) {
+        this.noteHttps(request.url)
         this.options.log(`${request.method} ${redactUrl(request.url)} ${response.statusCode}`)
         return {status: response.statusCode, headers: response.headers, url: request.url, body: (response.rawBody as Buffer | undefined) ?? Buffer.alloc(0)}
       }
@@ -122,11 +157,22 @@ export class Transport {
    * status. No retries: blob streams resume with Range, which got cannot do for us.
    */
   async open(request: HttpRequest): Promise<HttpStreamResponse> {
+    try {
+      return await this.openOnce(request)
+    } catch (error) {
+      const fallback = this.plainHttpFallback(request, error)
+      if (fallback === undefined) throw error
+      return this.openOnce(fallback)
+    }
+  }
+
+  private async openOnce(request: HttpRequest): Promise<HttpStreamResponse> {
     const got = await this.got()
     const options = await this.requestOptions(request)
     const stream = got.stream(request.url, {...options, throwHttpErrors: false, retry: {limit: 0}, decompress: false})
     return new Promise((resolve, reject) => {
       stream.once('response', (response: {statusCode: number; headers: IncomingHttpHeaders}) => {
+        this.noteHttps(request.url)
         this.options.log(`${request.method} ${redactUrl(request.url)} ${response.statusCode} (stream)`)
         resolve({status: response.statusCode, headers: response.headers, url: request.url, body: stream})
       })
@@ -151,14 +197,14 @@ export class Transport {
   }
 
   private async requestOptions(request: HttpRequest): Promise<Omit<OptionsInit, 'isStream' | 'responseType' | 'resolveBodyOnly'>> {
-    const certificateAuthority = request.url.protocol === 'https:' ? await this.certificateAuthority(request.url.host) : undefined
+    const https = request.url.protocol === 'https:' ? await this.tlsOptions(request.url.host) : undefined
     return {
       method: request.method,
       headers: {'user-agent': 'mydocker/0.1', ...request.headers},
       followRedirect: false,
       timeout: {connect: CONNECT_TIMEOUT, secureConnect: CONNECT_TIMEOUT, socket: SOCKET_TIMEOUT},
       agent: this.proxyAgentFor(request.url),
-      https: certificateAuthority === undefined ? undefined : {certificateAuthority},
+      https,
       signal: request.signal,
       hooks: {
         beforeRetry: [
@@ -169,6 +215,13 @@ export class Transport {
         ],
       },
     }
+  }
+
+  /** CA certificates from certs.d; no verification at all for an insecure registry. */
+  private async tlsOptions(host: string): Promise<OptionsInit['https']> {
+    if (this.isListedInsecure(host)) return {rejectUnauthorized: false}
+    const certificateAuthority = await this.certificateAuthority(host)
+    return certificateAuthority === undefined ? undefined : {certificateAuthority}
   }
 
   private tooLargeError(request: HttpRequest, maxBodySize: number): RegistryError {

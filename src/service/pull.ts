@@ -16,11 +16,11 @@ import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import {PassThrough, Transform, type Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
-import {digestMismatch, invalidArgument, MydockerError, unsupported} from '../errors.js'
+import {digestMismatch, fromSystemError, invalidArgument, isErrorCode, MydockerError, unsupported} from '../errors.js'
 import {chainIds} from '../image/chain.js'
 import {createDecompressor} from '../image/decompress.js'
 import {parseImageConfig, parseManifestOrIndex} from '../image/parse.js'
-import {hostPlatform, selectManifest} from '../image/platform.js'
+import {hostPlatform, platformMatches, selectManifest} from '../image/platform.js'
 import type {Descriptor, ImageConfig, ImageManifest, Platform} from '../image/types.js'
 import {repositoryName, storedName, type Reference} from '../reference/reference.js'
 import type {RegistryClient} from '../registry/client.js'
@@ -60,11 +60,13 @@ export interface PullResult {
 /** Pulls `reference` into `store`; see the module comment for the steps. */
 export async function pullImage(store: Store, reference: Reference, options: PullOptions): Promise<PullResult> {
   const name = storedName(reference)
-  const current = await upToDate(store, reference, options.registry)
+  const current = await upToDate(store, reference, options)
   if (current) return current
 
   const lease = Lease.create(store.db)
   try {
+    // What a killed pull was unpacking is never used; clear it before adding more.
+    await store.snapshots.removeAbandoned()
     const resolved = await resolveManifest(store, reference, options, lease)
     const emit = options.onEvent ?? (() => {})
     emit({type: 'resolved', name, manifestDigest: resolved.digest, layers: resolved.manifest.layers})
@@ -86,6 +88,8 @@ export async function pullImage(store: Store, reference: Reference, options: Pul
       unpackedSize: layers.reduce((total, layer) => total + layer.snapshot.size, 0),
     })
     return {name, manifestDigest: resolved.digest, configDigest: resolved.manifest.config.digest, upToDate: false}
+  } catch (error) {
+    throw asStoreError(error, store, `pulling ${name}`)
   } finally {
     lease.release()
   }
@@ -93,17 +97,19 @@ export async function pullImage(store: Store, reference: Reference, options: Pul
 
 // A stored name that still points where the registry says costs one request
 // (none for a digest reference, which cannot change).
-async function upToDate(store: Store, reference: Reference, registry: RegistryClient): Promise<PullResult | undefined> {
+// A name stored for another platform than the one asked for is pulled again.
+async function upToDate(store: Store, reference: Reference, options: PullOptions): Promise<PullResult | undefined> {
   const name = storedName(reference)
   const image = store.images.runnable(name)
-  if (!image || image.snapshotIds.some((id) => id === null)) return undefined
+  const stored = store.images.summary(name)
+  if (!image || !stored || image.snapshotIds.some((id) => id === null)) return undefined
+  if (!platformMatches(stored.platform, options.platform ?? hostPlatform())) return undefined
   const result = {name, manifestDigest: image.manifestDigest, configDigest: image.configDigest, upToDate: true}
   if (reference.digest) return result
 
-  const head = await registry.headManifest(reference)
+  const head = await options.registry.headManifest(reference)
   if (!head) return undefined
-  const stored = store.images.list().find((summary) => summary.name === name)
-  return head.digest === stored?.manifestDigest || head.digest === stored?.indexDigest ? result : undefined
+  return head.digest === stored.manifestDigest || head.digest === stored.indexDigest ? result : undefined
 }
 
 interface ResolvedManifest {
@@ -271,13 +277,15 @@ async function downloadLayer(
   const ingest = await store.content.openIngest(descriptor.digest, descriptor.size)
   const pipelined = unpack && ingest.offset === 0
   let completed = false
+  let counted: Readable | undefined
+  let unpacking: Unpacking | undefined
   try {
     const source = await context.registry.fetchBlob(reference, descriptor, {offset: ingest.offset})
-    const counted = countBytes(source, ingest.offset, (current) =>
+    counted = countBytes(source, ingest.offset, (current) =>
       context.emit({type: 'layer', digest: descriptor.digest, status: 'downloading', current, total: descriptor.size}),
     )
     const download = pipeline(counted, ingest.stream)
-    const unpacking = pipelined ? unpackStream(store, task, counted) : undefined
+    unpacking = pipelined ? unpackStream(store, task, counted) : undefined
     await Promise.all([download, unpacking?.built])
 
     context.emit({type: 'layer', digest: descriptor.digest, status: 'verifying'})
@@ -287,9 +295,17 @@ async function downloadLayer(
     })
     completed = true
     if (unpacking) await unpacking.commit()
-  } catch (error) {
-    // Keep partial bytes for a resume unless they were proven wrong.
-    if (!completed) await ingest.abort(!(error instanceof MydockerError && error.code === 'DIGEST_MISMATCH'))
+  } catch (caught) {
+    const error = asStoreError(caught, store, `storing layer ${descriptor.digest}`)
+    // An unpack still reading the stream would finish and leave its directory.
+    if (unpacking && counted) {
+      counted.destroy(error as Error)
+      await unpacking.built.catch(() => {})
+      await unpacking.discard()
+    }
+    // Keep partial bytes for a resume unless they were proven wrong, or they
+    // take space a full disk needs back.
+    if (!completed) await ingest.abort(!isErrorCode(error, 'DIGEST_MISMATCH') && !isErrorCode(error, 'NO_SPACE'))
     throw error
   }
   if (unpack && !pipelined) await unpackStoredBlob(store, task, context)
@@ -347,6 +363,17 @@ function unpackStream(store: Store, task: LayerTask, source: Readable): Unpackin
     },
     discard: () => store.snapshots.abort(prepared),
   }
+}
+
+// A full disk shows as ENOSPC from a file write or SQLITE_FULL from the index;
+// either way the user reads "no space left on STORE". Other errors pass as they are.
+function asStoreError(error: unknown, store: Store, what: string): unknown {
+  const code = (error as {code?: unknown} | undefined)?.code
+  if (code === 'ENOSPC' || code === 'EDQUOT') return fromSystemError(error, what, store.paths.root)
+  if (code !== 'SQLITE_FULL') return error
+  // TODO(#7): fromSystemError could know SQLITE_FULL itself (errors.ts is not ours to edit).
+  const full = Object.assign(new Error((error as Error).message, {cause: error}), {code: 'ENOSPC'})
+  return fromSystemError(full, what, store.paths.root)
 }
 
 // Passes bytes through, reporting the running total now and then.

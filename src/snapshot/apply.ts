@@ -29,14 +29,17 @@ import type {Parser as TarParser, ReadEntry} from 'tar'
 
 import {corrupt, fromSystemError, MydockerError} from '../errors.js'
 import type {SnapshotKind} from './kind.js'
-import {LayerApplier} from './apply/layer-applier.js'
+import {LayerApplier, type EntryExtras} from './apply/layer-applier.js'
 import {PaxSidecar, paxXattrs} from './apply/pax-sidecar.js'
 
 export type {SnapshotKind} from './kind.js'
 
 /** What applyLayer needs. */
 export interface ApplyLayerOptions {
-  /** The snapshot directory to fill; exists and is empty (overlay) or holds a copy of the parent's merged tree (flat). */
+  /**
+   * The snapshot directory to fill; exists and is empty (overlay) or holds a
+   * copy of the parent's merged tree (flat).
+   */
   target: string
   /** The layer's tar stream, already decompressed. */
   tar: Readable
@@ -122,7 +125,9 @@ async function readArchive(options: ApplyLayerOptions, parser: TarParser, applie
     if (fatalParserWarnings.has(code)) fail(corrupt(`layer archive for ${options.target} is invalid: ${message}`))
     else options.onWarning?.(`layer archive for ${options.target}: ${message}`)
   })
-  parser.on('error', (error: Error) => fail(corrupt(`layer archive for ${options.target} is invalid: ${error.message}`)))
+  parser.on('error', (error: Error) => {
+    fail(corrupt(`layer archive for ${options.target} is invalid: ${error.message}`))
+  })
   parser.on('meta', (text: string) => takeRawMeta(sidecar, text, state.xattrs, options))
   parser.on('ignoredEntry', (entry: ReadEntry) => {
     if (!entry.meta) options.onWarning?.(`skipped entry "${entry.path}" of unsupported type ${entry.type}`)
@@ -152,7 +157,7 @@ async function readArchive(options: ApplyLayerOptions, parser: TarParser, applie
 }
 
 /** Applies one entry unless an earlier one failed; always lets the entry end so the parser moves on. */
-async function applyOne(applier: LayerApplier, entry: ReadEntry, extras: {xattrs: Map<string, Buffer>}, failure: unknown) {
+async function applyOne(applier: LayerApplier, entry: ReadEntry, extras: EntryExtras, failure: unknown) {
   try {
     if (failure === undefined) await applier.apply(entry, extras)
   } catch (error) {
@@ -171,7 +176,9 @@ function takeRawMeta(sidecar: PaxSidecar, text: string, xattrs: Map<string, Buff
   const raw = sidecar.shift()
   if (raw === undefined || !sameStart(raw.body, text)) {
     // Only reachable if the sidecar lost the framing; tar's parser is the authority.
-    if (text.includes('xattr.')) options.onWarning?.(`extended attributes of a PAX header in ${options.target} were not applied: its raw bytes were not found`)
+    if (text.includes('xattr.')) {
+      options.onWarning?.(`extended attributes of a PAX header in ${options.target} were not applied: its raw bytes were lost`)
+    }
     return
   }
 

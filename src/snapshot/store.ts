@@ -8,11 +8,11 @@
  * Callers serialise builds of one chain ID on its lock (locks.ts).
  */
 import {mkdtempSync} from 'node:fs'
-import {rename, rm} from 'node:fs/promises'
+import {readdir, rename, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {fromSystemError} from '../errors.js'
 import type {Database} from '../store/database.js'
-import {ownIdentity} from '../store/process.js'
+import {isProcessAlive, ownIdentity} from '../store/process.js'
 import type {StorePaths} from '../store/root.js'
 import type {SnapshotKind} from './kind.js'
 
@@ -102,6 +102,20 @@ export class SnapshotStore {
       }
       return {id, ...snapshot}
     }).immediate()
+  }
+
+  /**
+   * Removes the temporary directories of builds whose process is gone and
+   * resolves with their names. Builds of live processes are left alone.
+   */
+  async removeAbandoned(): Promise<string[]> {
+    const names = await readdir(this.paths.snapshots).catch(() => [] as string[])
+    const abandoned = names.filter((name) => {
+      const owner = temporaryOwner(name)
+      return owner !== undefined && !isProcessAlive(owner.pid, owner.start)
+    })
+    for (const name of abandoned) await rm(join(this.paths.snapshots, name), {recursive: true, force: true})
+    return abandoned
   }
 
   /** Discards a snapshot that was being built. */

@@ -45,6 +45,7 @@ export interface ImageSummary {
   created: string | null
   size: number
   unpackedSize: number
+  platform: Platform
 }
 
 /** What `run` needs of a stored image, read with one query. */
@@ -54,6 +55,18 @@ export interface RunnableImage {
   configDigest: string
   /** Snapshot ids, bottom layer first; null where a layer's snapshot is missing. */
   snapshotIds: Array<number | null>
+}
+
+const SUMMARY_QUERY = `
+  SELECT t.name, t.repository, t.tag, t.manifest_digest AS manifestDigest, t.index_digest AS indexDigest,
+         m.config_digest AS configDigest, m.created, m.size, m.unpacked_size AS unpackedSize,
+         m.os, m.architecture, m.variant
+  FROM tags t JOIN manifests m ON m.digest = t.manifest_digest`
+
+type SummaryRow = Omit<ImageSummary, 'platform'> & {os: string; architecture: string; variant: string | null}
+
+function toSummary({os, architecture, variant, ...rest}: SummaryRow): ImageSummary {
+  return {...rest, platform: {os, architecture, ...(variant ? {variant} : {})}}
 }
 
 export class ImageStore {
@@ -145,14 +158,14 @@ export class ImageStore {
 
   /** Every stored name with its image, newest first. */
   list(): ImageSummary[] {
-    return this.db
-      .prepare(
-        `SELECT t.name, t.repository, t.tag, t.manifest_digest AS manifestDigest, t.index_digest AS indexDigest,
-                m.config_digest AS configDigest, m.created, m.size, m.unpacked_size AS unpackedSize
-         FROM tags t JOIN manifests m ON m.digest = t.manifest_digest
-         ORDER BY m.created_at DESC, t.name`,
-      )
-      .all() as ImageSummary[]
+    const rows = this.db.prepare(`${SUMMARY_QUERY} ORDER BY m.created_at DESC, t.name`).all() as SummaryRow[]
+    return rows.map(toSummary)
+  }
+
+  /** The image a stored name points at, or undefined. */
+  summary(name: string): ImageSummary | undefined {
+    const row = this.db.prepare(`${SUMMARY_QUERY} WHERE t.name = ?`).get(name) as SummaryRow | undefined
+    return row && toSummary(row)
   }
 
   /**

@@ -54,6 +54,16 @@ describe('Bearer tokens', () => {
     assert.equal(proxy.count({path: /\/manifests\//}) - proxy.requests.filter((request) => request.authorized && /manifests/.test(request.path)).length, 1)
   })
 
+  it('shares one token request among concurrent requests', async () => {
+    const client = testClient()
+    const busybox = reference(`${proxy.host}/busybox:latest`)
+    const manifest = await manifestOf(client, busybox)
+    proxy.reset()
+    const fresh = testClient()
+    await Promise.all([manifest.config, ...manifest.layers].map(async (descriptor) => readAll(await fresh.fetchBlob(busybox, descriptor))))
+    assert.equal(proxy.count({path: '/token'}), 1)
+  })
+
   it('accepts a token sent as access_token only, and one sent as token only', async () => {
     for (const field of ['access_token', 'token'] as const) {
       proxy.behaviour.tokenField = field

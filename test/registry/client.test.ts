@@ -136,6 +136,15 @@ describe('blobs', () => {
     assert.deepEqual(tail, whole.subarray(1000))
   })
 
+  it('streams nothing, without a request, from an offset at the end', async () => {
+    const client = testClient()
+    const busybox = reference(`${proxy.host}/busybox:latest`)
+    const layer = (await manifestOf(client, busybox)).layers[0]
+    proxy.reset()
+    assert.equal((await readAll(await client.fetchBlob(busybox, layer, {offset: layer.size}))).length, 0)
+    assert.equal(proxy.count(), 0)
+  })
+
   it('says "blob unknown" for a missing blob', async () => {
     const descriptor = {mediaType: MediaType.ociLayerGzip, digest: `sha256:${'1'.repeat(64)}`, size: 10}
     await assert.rejects(testClient().fetchBlob(reference(`${registry.host}/busybox:latest`), descriptor), {code: 'NOT_FOUND', message: /blob unknown/})

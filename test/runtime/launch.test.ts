@@ -207,7 +207,7 @@ function specFor(args: string[], overrides: Record<string, unknown> = {}): Recor
 function startRunner(spec: Record<string, unknown>) {
   return spawn(process.execPath, ['--import', 'tsx', fixture.runner, JSON.stringify(spec)], {
     cwd: top,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   })
 }
 
@@ -222,6 +222,7 @@ async function start(args: string[], overrides: Record<string, unknown> = {}): P
   const spec = specFor(args, overrides)
   await mkdir(spec.containerDir as string, {recursive: true})
   const child = startRunner(spec)
+  if (!spec.interactive) child.stdin.end()
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
@@ -404,8 +405,14 @@ describe('launch runs a command in a container', {skip: skipReason}, () => {
   })
 
   it('closes stdin unless interactive', async () => {
-    const outcome = await run(['sh', '-c', 'cat; echo end'])
-    assert.equal(outcome.stdout, 'end\n')
+    const container = await start(['sh', '-c', 'cat; echo end'])
+    assert.equal((await container.outcome).stdout, 'end\n')
+  })
+
+  it('passes stdin through when interactive', async () => {
+    const container = await start(['sh', '-c', 'cat; echo end'], {interactive: true})
+    container.child.stdin.end('typed input\n')
+    assert.equal((await container.outcome).stdout, 'typed input\nend\n')
   })
 
   it('leaves no container process when node is killed with SIGKILL', async () => {
@@ -604,5 +611,30 @@ describe('launch applies the run options', {skip: skipReason}, () => {
     process.kill(pid, 'SIGKILL')
     assert.equal((await container.outcome).code, 137)
     assert.equal(existsSync(cgroupPath), false, 'the cgroup is removed')
+  })
+})
+
+describe('launch with -t runs the command on a pseudo-terminal', {skip: skipReason}, () => {
+  it('gives the command a terminal as stdin and stdout, 80x24 when mydocker has none', async () => {
+    const outcome = await run(['sh', '-c', 'test -t 0 && test -t 1 && echo on-a-tty; stty size'], {tty: true})
+    assert.deepEqual(outcome, {code: 0, stdout: 'on-a-tty\r\n24 80\r\n', stderr: ''})
+  })
+
+  for (const init of [false, true]) {
+    it(`turns a typed Ctrl-C into SIGINT of the command${init ? ' under --init' : ''}`, async () => {
+      const container = await start(['probe', 'signals', '3'], {tty: true, interactive: true, init})
+      await container.printed('ready')
+      container.child.stdin.write('\x03')
+      const outcome = await container.outcome
+      container.child.stdin.end()
+      assert.equal(outcome.code, 3)
+      assert.match(outcome.stdout, /got INT/)
+    })
+  }
+
+  it('prints a start error on the terminal and relays its status', async () => {
+    const outcome = await run(['no-such-command'], {tty: true})
+    assert.equal(outcome.code, 127)
+    assert.match(outcome.stdout, /^mydocker: exec "no-such-command": executable file not found in \$PATH/)
   })
 })

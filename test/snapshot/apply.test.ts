@@ -156,7 +156,7 @@ describe('applyLayer', {skip: skipReason}, () => {
     })
   })
 
-  it('gives a valid result or a MydockerError for random bytes', async () => {
+  it('gives a valid result or a MydockerError for random bytes', {timeout: 300_000}, async () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({minLength: 0, maxLength: 4096}), async (bytes) => {
         await expectResultOrMydockerError(Buffer.from(bytes))
@@ -165,7 +165,7 @@ describe('applyLayer', {skip: skipReason}, () => {
     )
   })
 
-  it('gives a valid result or a MydockerError for mutated valid archives, and never leaves the root', async () => {
+  it('gives a valid result or a MydockerError for mutated valid archives, and never leaves the root', {timeout: 300_000}, async () => {
     const cases = layerCases(sentinel)
     const archives = cases.flatMap((testCase) => testCase.layers).filter((layer) => layer.length > 0)
     await fc.assert(
@@ -184,7 +184,7 @@ describe('applyLayer', {skip: skipReason}, () => {
     )
   })
 
-  it('keeps every entry of random hostile names inside the root', async () => {
+  it('keeps every entry of random hostile names inside the root', {timeout: 300_000}, async () => {
     const segment = fc.constantFrom('..', '.', '', 'a', 'b', 'tmp', sentinel.slice(1), '.wh.a', '.wh..wh..opq', '.wh..')
     // An empty name is no valid tar header at all (the parser refuses it), so none is generated.
     const name = fc.array(segment, {minLength: 1, maxLength: 6}).map((parts) => parts.join('/')).filter((path) => path !== '')

@@ -210,6 +210,37 @@ export function layerCases(sentinel: string): LayerCase[] {
       expect: [{path: 'd', type: 'dir', children: ['new', 'sub']}],
     },
     {
+      name: 'an opaque marker before its own directory entry still hides the lower children',
+      layers: [layer(dir('d/'), file('d/old', 'old')), layer(opaque('d'), dir('d/', {mode: 0o711}), file('d/new', 'new'))],
+      expect: [{path: 'd', type: 'dir', mode: 0o711, children: ['new']}],
+    },
+    {
+      name: 'a whiteout deep in a lower directory keeps that directory’s owner and mode',
+      layers: [layer(dir('a/', {mode: 0o750, uid: 5, gid: 6}), dir('a/b/', {mode: 0o700, uid: 5}), file('a/b/c', 'c'), file('a/b/d', 'd')), layer(whiteout('a/b', 'c'))],
+      expect: [
+        {path: 'a', mode: 0o750, uid: 5, gid: 6},
+        {path: 'a/b', type: 'dir', mode: 0o700, uid: 5, children: ['d']},
+      ],
+    },
+    {
+      name: 'a parent the archive does not list keeps the lower directory’s owner and mode',
+      layers: [layer(dir('opt/', {mode: 0o750, uid: 9, gid: 9, mtime: 1_234_567_890})), layer(file('opt/new', 'new'))],
+      expect: [
+        {path: 'opt', type: 'dir', mode: 0o750, uid: 9, gid: 9, children: ['new']},
+        {path: 'opt/new', content: 'new'},
+      ],
+    },
+    {
+      name: 'a symlink hidden by an opaque directory of a middle layer is not followed',
+      layers: [layer(dir('d/'), symlink('d/s', '/x')), layer(dir('d/'), opaque('d'), file('d/mid', 'mid')), layer(file('d/s/f', 'f'))],
+      expect: [
+        {path: 'd/s', type: 'dir'},
+        {path: 'd/s/f', content: 'f'},
+        {path: 'x', type: 'absent'},
+        {path: 'd', children: ['mid', 's']},
+      ],
+    },
+    {
       name: 'an opaque marker hides lower children of a directory merged below it',
       layers: [layer(dir('d/'), dir('d/x/'), file('d/x/lower', 'lower')), layer(dir('d/'), opaque('d'), file('d/x/upper', 'upper'))],
       expect: [

@@ -197,7 +197,8 @@ export class LayerApplier {
     this.madeByLayer.set(place.relative, 'directory')
     if (this.whitedOut.has(place.relative)) await this.setOpaque(place.relative)
 
-    this.directoryTimes.set(place.relative, {atime: entry.atime ?? entry.mtime ?? new Date(0), mtime: entry.mtime ?? new Date(0)})
+    const mtime = entry.mtime ?? new Date(0)
+    this.directoryTimes.set(place.relative, {atime: entry.atime ?? mtime, mtime})
     await this.applyXattrs(place, extras)
   }
 
@@ -359,7 +360,7 @@ export class LayerApplier {
     if (stats.isFile()) {
       copyFileSync(found.host, place.host, constants.COPYFILE_EXCL)
     } else {
-      const type: NodeType | undefined = stats.isCharacterDevice() ? 'c' : stats.isBlockDevice() ? 'b' : stats.isFIFO() ? 'p' : undefined
+      const type = nodeTypeOf(stats)
       if (type === undefined) return false
       // Linux's dev_t: major in bits 8-19, minor in bits 0-7 and 20-31.
       const major = Math.floor(stats.rdev / 0x100) & 0xfff
@@ -643,7 +644,7 @@ export class LayerApplier {
     const owner = `${uid}:${gid}`
     if (this.reportedOwners.has(owner)) return
     this.reportedOwners.add(owner)
-    this.options.warn(`kept the current owner of "${relative}" (and of any other path owned by ${owner}): chown to ${owner} failed with ${code}`)
+    this.options.warn(`kept the current owner of "${relative}" and of any later path owned by ${owner}: chown failed with ${code}`)
   }
 
   private placeOf(relative: string): Place {
@@ -653,4 +654,11 @@ export class LayerApplier {
   private hostPath(relative: string): string {
     return relative === '' ? this.root : `${this.root}/${relative}`
   }
+}
+
+/** The mknod type of a device node or FIFO; undefined for anything else. */
+function nodeTypeOf(stats: Stats): NodeType | undefined {
+  if (stats.isCharacterDevice()) return 'c'
+  if (stats.isBlockDevice()) return 'b'
+  return stats.isFIFO() ? 'p' : undefined
 }

@@ -103,7 +103,9 @@ export class PaxSidecar {
         if (path !== undefined) this.pendingPath = path.toString('latin1').replace(/\0.*$/s, '')
       }
 
-      if (this.collectType === 'L' || this.collectType === 'N') this.pendingPath = body.toString('latin1').replace(/\0.*$/s, '')
+      if (this.collectType === 'L' || this.collectType === 'N') {
+        this.pendingPath = body.toString('latin1').replace(/\0.*$/s, '')
+      }
     }
 
     this.state = 'header'
