@@ -19,9 +19,18 @@ interface ProfiledCommand {
   before?: () => Promise<void>
 }
 
+/** One cumulative stage of the warm run's start-up, timed without a profiler. */
+export interface StartupStage {
+  stage: string
+  /** Median wall time of a process that goes up to and including this stage. */
+  milliseconds: number
+}
+
 /** What profile.ts saves for the report. */
 export interface ProfileReport {
   finishedAt: string
+  /** The warm run cut into cumulative stages, each its own process. */
+  startup: StartupStage[]
   commands: Array<{kind: string; command: string; summary: ProfileSummary; imports: Record<string, number>}>
 }
 
@@ -50,18 +59,45 @@ async function main(): Promise<void> {
       },
     ]
 
-    const report: ProfileReport = {finishedAt: new Date().toISOString(), commands: []}
+    const startup = await startupStages(root, images.busybox, rounds)
+    const report: ProfileReport = {finishedAt: new Date().toISOString(), startup, commands: []}
     for (const command of commands) {
       const summary = await profile(root, command)
       const imports = await traceImports(root, command)
       report.commands.push({kind: command.kind, command: `mydocker ${command.subcommand} ${command.args.join(' ')}`, summary, imports})
       print(command.kind, summary, imports)
     }
+    for (const stage of startup) console.log(`startup: ${stage.milliseconds.toFixed(1).padStart(7)} ms  up to: ${stage.stage}`)
     await saveReport(report)
   } finally {
     await rm(root, {recursive: true, force: true})
     await stopBenchRegistry(registry)
   }
+}
+
+/**
+ * Times processes that stop after each stage of a warm run: a bare node
+ * start, loading the run path's modules, opening the store (SQLite
+ * included), and the whole `mydocker run IMAGE true`; alternating, median of
+ * `rounds`. Differences between stages are what each stage costs.
+ */
+async function startupStages(root: string, image: string, rounds: number): Promise<StartupStage[]> {
+  const {alternate, median, timeCommand} = await import('./lib/measure.js')
+  const dist = new URL('../dist/', import.meta.url).href
+  const modules = `await Promise.all(['cli/run-entry.js', 'service/run.js', 'store/store.js', 'store/root.js'].map((path) => import('${dist}' + path)))`
+  const openStore = `const [, , {openStore}] = ${modules}; openStore(${JSON.stringify(root)}).close()`
+  const stages: Array<{stage: string; argv: string[]}> = [
+    {stage: 'node -e 0', argv: [process.execPath, '-e', '0']},
+    {stage: 'load the run path\'s modules', argv: [process.execPath, '--input-type=module', '-e', modules]},
+    {stage: 'open the store (SQLite)', argv: [process.execPath, '--input-type=module', '-e', openStore]},
+    {stage: 'whole run: find the image, start and wait for the container', argv: mydocker(root).argv('run', [image, 'true'])},
+  ]
+  const env = {MYDOCKER_ROOT: root}
+  const samples = await alternate(
+    stages.map(({stage, argv}) => ({name: stage, round: async () => (await timeCommand(argv[0]!, argv.slice(1), {env})).milliseconds})),
+    rounds * 2,
+  )
+  return stages.map(({stage}) => ({stage, milliseconds: median(samples[stage]!)}))
 }
 
 /** Removes the image when stored, so the next pull is cold (blobs included). */

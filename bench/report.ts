@@ -155,11 +155,30 @@ Files loaded: ${totalFiles} (${imports.map(([group, count]) => `${group} ${count
   })
   return `## Profiles
 
+${startupTable(profile)}
 Measured by bench/profile.ts (\`node --cpu-prof\` on mydocker's process;
 files loaded traced with a module hook in a separate run), on
 ${profile.finishedAt.replace('T', ' ').replace(/\..*/, '')} UTC.
 
 ${parts.join('\n')}`
+}
+
+/** The warm run's cumulative stages and what each one adds. */
+function startupTable(profile: ProfileReport): string {
+  if (!profile.startup?.length) return ''
+  const lines = profile.startup.map((stage, index) => {
+    const added = index === 0 ? stage.milliseconds : stage.milliseconds - profile.startup[index - 1]!.milliseconds
+    return `| ${stage.stage} | ${stage.milliseconds.toFixed(0)} | +${added.toFixed(0)} |`
+  })
+  return `### Warm run, stage by stage (no profiler)
+
+Each row is a process that stops after that stage (median of alternating
+rounds), so a row's increase is what its stage costs.
+
+| up to and including | ms | stage costs |
+|---|---:|---:|
+${lines.join('\n')}
+`
 }
 
 function rowsTable(rows: ProfileRow[]): string {

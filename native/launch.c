@@ -12,7 +12,8 @@
 //                   takes the image's user, working directory and environment,
 //                   and execs the command, which stays PID 1.
 //
-// Usage: launch [OPTION VALUE]... -- COMMAND [ARG]...
+// Usage: launch [OPTION VALUE | FLAG]... -- COMMAND [ARG]...
+// (the options are those parse_options reads; launcher.ts writes them)
 // The environment of this process is the container's environment, exactly.
 // fd 3, when open, is the report channel read by node: "error CODE MESSAGE\n"
 // when the container could not be started, "signal N\n" when the command died
@@ -103,6 +104,7 @@ struct options {
     const char *hostname;
     const char *cwd;
     const char *user;
+    const char *resolv_conf;          // the host file the container's copy is made from
     bool new_network;
     bool init;
     bool read_only;
@@ -204,21 +206,10 @@ static unsigned long long apply_capability_changes(unsigned long long defaults, 
     return (defaults | changes->added) & ~changes->dropped;
 }
 
-static void parse_volume(struct volume *volume, const char *value) {
-    char *copy = strdup(value);
-    char *separator = copy == NULL ? NULL : strchr(copy, ':');
-    if (separator == NULL) fail(EXIT_SETUP, "volume \"%s\" is not HOST:CONTAINER[:ro]", value);
-    *separator = '\0';
-    volume->source = copy;
-    volume->target = separator + 1;
-    char *mode = strchr(separator + 1, ':');
-    if (mode != NULL) {
-        *mode = '\0';
-        if (strcmp(mode + 1, "ro") == 0) volume->read_only = true;
-        else if (strcmp(mode + 1, "rw") != 0) fail(EXIT_SETUP, "volume \"%s\" has unknown mode \"%s\"", value, mode + 1);
-    }
+static void check_volume(const struct volume *volume) {
+    if (volume->target == NULL) fail(EXIT_SETUP, "volume %s has no container path", volume->source);
     if (volume->source[0] != '/' || volume->target[0] != '/') {
-        fail(EXIT_SETUP, "volume \"%s\" needs absolute host and container paths", value);
+        fail(EXIT_SETUP, "volume %s:%s needs absolute host and container paths", volume->source, volume->target);
     }
 }
 
@@ -228,6 +219,7 @@ static void parse_options(int argc, char **argv, struct options *options) {
     options->hostname = "localhost";
     options->cwd = "/";
     options->user = "";
+    options->resolv_conf = "/etc/resolv.conf";
     options->stop_timeout = 10;
     options->lower_dirs = allocate(argc, sizeof(char *));
     options->volumes = allocate(argc, sizeof(struct volume));
@@ -252,9 +244,12 @@ static void parse_options(int argc, char **argv, struct options *options) {
         else if (strcmp(name, "--hostname") == 0) options->hostname = value;
         else if (strcmp(name, "--cwd") == 0) options->cwd = value;
         else if (strcmp(name, "--user") == 0) options->user = value;
+        else if (strcmp(name, "--resolv-conf") == 0) options->resolv_conf = value;
         else if (strcmp(name, "--network") == 0) options->new_network = strcmp(value, "none") == 0;
         else if (strcmp(name, "--stop-timeout") == 0) options->stop_timeout = atoi(value);
-        else if (strcmp(name, "--volume") == 0) parse_volume(&options->volumes[options->volume_count++], value);
+        else if (strcmp(name, "--volume-source") == 0) options->volumes[options->volume_count++].source = value;
+        else if (strcmp(name, "--volume-target") == 0 && options->volume_count > 0) options->volumes[options->volume_count - 1].target = value;
+        else if (strcmp(name, "--volume-read-only") == 0 && options->volume_count > 0) options->volumes[options->volume_count - 1].read_only = strcmp(value, "true") == 0;
         else if (strcmp(name, "--tmpfs") == 0) options->tmpfs_paths[options->tmpfs_count++] = value;
         else if (strcmp(name, "--cap-add") == 0) change_capability(&changes, value, true);
         else if (strcmp(name, "--cap-drop") == 0) change_capability(&changes, value, false);
@@ -271,6 +266,7 @@ static void parse_options(int argc, char **argv, struct options *options) {
     }
     options->capabilities = apply_capability_changes(options->capabilities, &changes);
     if (options->privileged) options->capabilities = all_capabilities();
+    for (int volume = 0; volume < options->volume_count; volume++) check_volume(&options->volumes[volume]);
     options->command = &argv[index + 1];
 }
 
@@ -502,8 +498,8 @@ static void attach_tree(int tree, const char *target) {
 // The host's resolv.conf, read while the host is in view. In a network namespace
 // of its own a loopback nameserver (127.0.0.53 of systemd-resolved) answers
 // nothing, so those lines go, as Docker drops them.
-static char *read_host_resolv_conf(bool new_network) {
-    char *text = read_text_file("/etc/resolv.conf");
+static char *read_host_resolv_conf(const char *path, bool new_network) {
+    char *text = read_text_file(path);
     if (text == NULL) return strdup("");
     if (!new_network) return text;
 
@@ -1050,7 +1046,7 @@ __attribute__((noreturn)) static void run_container(struct options *options, int
     }
     mount_overlay(options, upper, work, rootfs);
 
-    char *resolv_conf = read_host_resolv_conf(options->new_network);
+    char *resolv_conf = read_host_resolv_conf(options->resolv_conf, options->new_network);
     clone_volumes(options);
     enter_root(rootfs);
 

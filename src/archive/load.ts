@@ -156,8 +156,8 @@ class Loader {
     const manifest: ImageManifest = {schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers}
     const body = Buffer.from(JSON.stringify(manifest))
     const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`
-    await this.store.content.writeBlob(digest, body, MediaType.ociManifest)
     this.lease.hold(digest)
+    await this.store.content.writeBlob(digest, body, MediaType.ociManifest)
     return {digest, mediaType: MediaType.ociManifest, manifest}
   }
 

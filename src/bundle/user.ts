@@ -3,7 +3,7 @@
  * empty for root) to numbers with the image's own /etc/passwd and /etc/group,
  * as Docker does before it hands the runtime a spec with numeric ids.
  */
-import {readFileSync} from 'node:fs'
+import {readFileSync, realpathSync} from 'node:fs'
 import {join} from 'node:path'
 import {invalidArgument} from '../errors.js'
 
@@ -36,8 +36,8 @@ interface GroupEntry {
  * user or group when a name is not found.
  */
 export function resolveUser(rootfs: string, user: string): ResolvedUser {
-  const passwd = readTable(join(rootfs, 'etc', 'passwd'), parsePasswdLine)
-  const groups = readTable(join(rootfs, 'etc', 'group'), parseGroupLine)
+  const passwd = readTable(rootfs, join(rootfs, 'etc', 'passwd'), parsePasswdLine)
+  const groups = readTable(rootfs, join(rootfs, 'etc', 'group'), parseGroupLine)
   const [userPart, groupPart] = user === '' ? ['0', undefined] : user.split(':', 2)
 
   const entry = /^\d+$/.test(userPart) ? passwd.find((row) => row.uid === Number(userPart)) : passwd.find((row) => row.name === userPart)
@@ -57,10 +57,14 @@ function groupId(groups: GroupEntry[], group: string): number {
   return entry.gid
 }
 
-function readTable<T>(path: string, parse: (line: string) => T | undefined): T[] {
+// A file reached through a symlink that leaves the root file system is the
+// host's, not the image's: it reads as missing.
+function readTable<T>(rootfs: string, path: string, parse: (line: string) => T | undefined): T[] {
   let text: string
   try {
-    text = readFileSync(path, 'utf8')
+    const real = realpathSync(path)
+    if (!real.startsWith(`${realpathSync(rootfs)}/`)) return []
+    text = readFileSync(real, 'utf8')
   } catch {
     return []
   }

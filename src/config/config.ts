@@ -1,5 +1,5 @@
 /**
- * mydocker's own configuration file: which registries are reached over plain HTTP,
+ * mydocker's own configuration file: which registries may skip TLS checks or use plain HTTP,
  * which mirrors stand in front of Docker Hub, where per-registry CA certificates live.
  *
  * Path: `$MYDOCKER_CONFIG` when set; else `/etc/mydocker/config.json` for root and
@@ -22,7 +22,7 @@ export const DEFAULT_CERTS_DIRECTORY = '/etc/mydocker/certs.d'
 
 /** The registry part of mydocker's configuration. */
 export interface RegistryConfig {
-  /** Registries (`host[:port]`, or a bare host for every port) reached over plain HTTP. */
+  /** Registries (`host[:port]`, or a bare host for every port) whose TLS is not checked and that may use plain HTTP. */
   insecureRegistries: string[]
   /** Pull-through mirrors of Docker Hub (base URLs), tried in order before Docker Hub. */
   registryMirrors: string[]

@@ -84,12 +84,13 @@ export class ContentStore {
   /**
    * Stores a small blob given whole. The caller has verified `body` against
    * `digest` or computed the digest from it; it is checked once more here.
+   * Takes the blob's lock, unless `holdingLock` says the caller has it.
    */
-  async writeBlob(digest: string, body: Buffer, mediaType: string): Promise<void> {
+  async writeBlob(digest: string, body: Buffer, mediaType: string, options: {holdingLock?: boolean} = {}): Promise<void> {
     if (this.info(digest)) return
     // Concurrent pulls of one image write the same manifest: without the lock
     // one writer truncates the ingest file another is about to commit.
-    const release = await acquireLock(this.paths.locks, blobLockKey(digest))
+    const release = options.holdingLock ? async () => {} : await acquireLock(this.paths.locks, blobLockKey(digest))
     try {
       if (this.info(digest)) return
       const ingest = await this.openIngest(digest, body.length, {resume: false})

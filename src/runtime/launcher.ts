@@ -51,6 +51,8 @@ export interface LaunchSpec {
   tty?: boolean
   /** 'host' (default) shares the host's network; 'none' gives a namespace with only lo. */
   network?: 'host' | 'none'
+  /** The host file the container's /etc/resolv.conf is copied from; /etc/resolv.conf by default. */
+  resolvConfPath?: string
   /** --init: a minimal init is PID 1 and reaps orphans; the command runs as its child. */
   init?: boolean
   /** Seconds between a forwarded SIGTERM and SIGKILL of the container; 10 by default. */
@@ -61,7 +63,11 @@ export interface LaunchSpec {
   tmpfs?: string[]
   /** --read-only: the root file system is read-only (volumes and tmpfs keep their own mode). */
   readOnly?: boolean
-  /** --cap-add / --cap-drop names (CHOWN or CAP_CHOWN, or ALL), applied in order: adds, then drops. */
+  /**
+   * --cap-add / --cap-drop names (CHOWN or CAP_CHOWN, or ALL), as Docker combines
+   * them: add ALL = all but the dropped; drop ALL = only the added; else Docker's
+   * default set + added - dropped. An unknown name fails the launch with 125.
+   */
   capAdd?: string[]
   capDrop?: string[]
   /** --privileged: every capability, no masked paths, no no_new_privs. */
@@ -133,11 +139,14 @@ export function launcherArguments(spec: LaunchSpec): string[] {
   for (const lower of spec.lowerDirs) args.push('--lower', lower)
   args.push('--hostname', spec.hostname, '--cwd', spec.cwd, '--user', spec.user)
   if (spec.network === 'none') args.push('--network', 'none')
+  if (spec.resolvConfPath !== undefined) args.push('--resolv-conf', spec.resolvConfPath)
   if (spec.init) args.push('--init')
   if (spec.tty) args.push('--tty')
   if (spec.stopTimeout !== undefined) args.push('--stop-timeout', String(Math.round(spec.stopTimeout)))
+  // Three options a volume: paths may hold ':' (the CLI's -v syntax is parsed before this).
   for (const volume of spec.volumes ?? []) {
-    args.push('--volume', `${volume.source}:${volume.target}${volume.readOnly ? ':ro' : ''}`)
+    args.push('--volume-source', volume.source, '--volume-target', volume.target)
+    if (volume.readOnly) args.push('--volume-read-only', 'true')
   }
 
   for (const path of spec.tmpfs ?? []) args.push('--tmpfs', path)
@@ -217,28 +226,22 @@ function runWithPipes(spec: LaunchSpec, launcherPath: string): Promise<LaunchRes
     })
     child.once('close', (code, signal) => {
       stopForwarding()
-      settle(parseReport(reportText), code, signal, resolve, reject)
+      const outcome = outcomeOf(parseReport(reportText), code, signal)
+      if (outcome instanceof MydockerError) reject(outcome)
+      else resolve(outcome)
     })
   })
 }
 
-function settle(
-  report: LauncherReport,
-  code: number | null,
-  signal: NodeJS.Signals | null,
-  resolve: (result: LaunchResult) => void,
-  reject: (error: MydockerError) => void,
-): void {
-  if (report.error) {
-    reject(startError(report.error.exitCode, report.error.message))
-    return
-  }
+/** The launcher's report and exit turned into the run's result, or the start error. */
+function outcomeOf(report: LauncherReport, code: number | null, signal: NodeJS.Signals | null): LaunchResult | MydockerError {
+  if (report.error) return startError(report.error.exitCode, report.error.message)
 
   const cleanupError = report.cleanupMessage ? new MydockerError('INTERNAL', report.cleanupMessage) : undefined
   const signalNumber = report.signalNumber ?? (signal ? constants.signals[signal] : undefined)
   const result: LaunchResult =
     signalNumber === undefined ? {exitCode: code ?? 125} : {exitCode: 128 + signalNumber, signal: signalName(signalNumber)}
-  resolve(cleanupError ? {...result, cleanupError} : result)
+  return cleanupError ? {...result, cleanupError} : result
 }
 
 function startError(exitCode: number, message: string): MydockerError {
@@ -246,7 +249,7 @@ function startError(exitCode: number, message: string): MydockerError {
   return new MydockerError(codes[exitCode] ?? 'INTERNAL', message, {exitCode})
 }
 
-/** Reads launch.c's fd 3 lines: "error CODE MESSAGE" and "signal N". */
+/** Reads launch.c's fd 3 lines: "error CODE MESSAGE", "signal N", "cleanup MESSAGE". */
 function parseReport(text: string): LauncherReport {
   const report: LauncherReport = {}
   for (const line of text.split('\n')) {

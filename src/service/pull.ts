@@ -150,17 +150,27 @@ async function storeConfig(
   lease: Lease,
 ): Promise<ImageConfig> {
   lease.hold(descriptor.digest)
-  if (store.content.info(descriptor.digest)) return parseImageConfig(store.content.readBlob(descriptor.digest))
+  const stored = () => (store.content.info(descriptor.digest) ? parseImageConfig(store.content.readBlob(descriptor.digest)) : undefined)
+  const early = stored()
+  if (early) return early
   if (descriptor.size > MAX_CONFIG_BYTES) {
     throw invalidArgument(`config ${descriptor.digest} is ${descriptor.size} bytes, more than the ${MAX_CONFIG_BYTES} allowed`)
   }
 
-  const body = await readAll(await registry.fetchBlob(reference, descriptor), MAX_CONFIG_BYTES)
-  const actual = `sha256:${createHash('sha256').update(body).digest('hex')}`
-  if (actual !== descriptor.digest) throw digestMismatch(`config ${descriptor.digest}: content has digest ${actual}`)
-  const config = parseImageConfig(body)
-  await store.content.writeBlob(descriptor.digest, body, descriptor.mediaType)
-  return config
+  // Under the blob's lock, so concurrent pulls of one image download it once.
+  const release = await acquireLock(store.paths.locks, blobLockKey(descriptor.digest))
+  try {
+    const cached = stored()
+    if (cached) return cached
+    const body = await readAll(await registry.fetchBlob(reference, descriptor), MAX_CONFIG_BYTES)
+    const actual = `sha256:${createHash('sha256').update(body).digest('hex')}`
+    if (actual !== descriptor.digest) throw digestMismatch(`config ${descriptor.digest}: content has digest ${actual}`)
+    const config = parseImageConfig(body)
+    await store.content.writeBlob(descriptor.digest, body, descriptor.mediaType, {holdingLock: true})
+    return config
+  } finally {
+    await release()
+  }
 }
 
 interface LayerContext extends PullOptions {

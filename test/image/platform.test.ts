@@ -2,7 +2,7 @@
 // any order, attestations never chosen, arm64/v8 and arm v7 -> v6 -> v5.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {formatPlatform, hostPlatform, parsePlatform, selectManifest} from '../../src/image/platform.js'
+import {formatPlatform, hostPlatform, parsePlatform, platformMatches, selectManifest} from '../../src/image/platform.js'
 import {type Descriptor, type ImageIndex, MediaType, type Platform} from '../../src/image/types.js'
 
 function entry(name: string, platform: Platform, annotations?: Record<string, string>): Descriptor {
@@ -100,4 +100,19 @@ describe('hostPlatform', () => {
     assert.equal(host.os, process.platform)
     assert.notEqual(host.architecture, 'x64')
   })
+})
+
+describe('platformMatches', () => {
+  const cases = [
+    {platform: 'linux/arm64', wanted: 'linux/arm64/v8', matches: true},
+    {platform: 'linux/arm/v6', wanted: 'linux/arm/v7', matches: true},
+    {platform: 'linux/arm/v7', wanted: 'linux/arm/v6', matches: false},
+    {platform: 'linux/amd64', wanted: 'linux/arm64', matches: false},
+    {platform: 'windows/amd64', wanted: 'linux/amd64', matches: false},
+  ]
+  for (const testCase of cases) {
+    it(`${testCase.matches ? 'accepts' : 'refuses'} an image for ${testCase.platform} when ${testCase.wanted} is wanted`, () => {
+      assert.equal(platformMatches(parsePlatform(testCase.platform), parsePlatform(testCase.wanted)), testCase.matches)
+    })
+  }
 })

@@ -84,6 +84,25 @@ describe('HTTPS with a registry CA', () => {
     assert.equal(sha256(await readAll(await client.fetchBlob(busybox, layer))), layer.digest)
   })
 
+  it('speaks HTTPS without checking the certificate to an insecure registry that has HTTPS', async () => {
+    const host = `registry.test:${tls.port}`
+    const logLines: string[] = []
+    const client = testClient({logLines, configPatch: {insecureRegistries: [host]}, environment: {HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`}})
+    const response = await client.getManifest(reference(`${host}/busybox:latest`))
+    assert.match(response.digest, /^sha256:/)
+    assert.ok(!logLines.some((line) => /plain HTTP/.test(line)), logLines.join('\n'))
+  })
+
+  it('falls back to plain HTTP for an insecure registry without HTTPS, and remembers it', async () => {
+    const host = `registry.test:${registry.port}`
+    const logLines: string[] = []
+    const environment = {HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`, HTTP_PROXY: `http://127.0.0.1:${proxy.port}`}
+    const client = testClient({logLines, configPatch: {insecureRegistries: ['registry.test']}, environment})
+    await client.getManifest(reference(`${host}/busybox:latest`))
+    await client.getManifest(reference(`${host}/busybox:latest`))
+    assert.equal(logLines.filter((line) => /using plain HTTP/.test(line)).length, 1, logLines.join('\n'))
+  })
+
   it('refuses a certificate it cannot verify, hinting at certs.d', async () => {
     const host = `registry.test:${tls.port}`
     const client = testClient({environment: {HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`}})

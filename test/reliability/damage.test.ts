@@ -116,9 +116,22 @@ function deadPid(): number {
   return spawnSync('true').pid!
 }
 
-function readFacts(root: string): StoreFacts {
+function openIndex(root: string): BetterSqlite3.Database {
   const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3
-  const db = new Database(join(root, 'mydocker.db'), {readonly: true})
+  return new Database(join(root, 'mydocker.db'), {readonly: true})
+}
+
+function countNames(root: string): number {
+  const db = openIndex(root)
+  try {
+    return (db.prepare('SELECT count(*) AS count FROM tags').get() as {count: number}).count
+  } finally {
+    db.close()
+  }
+}
+
+function readFacts(root: string): StoreFacts {
+  const db = openIndex(root)
   try {
     const layers = db
       .prepare('SELECT l.blob_digest AS digest, s.id FROM layers l JOIN snapshots s ON s.chain_id = l.chain_id ORDER BY l.position')
@@ -134,37 +147,34 @@ describe('system check finds damage on disk, and --repair lets the next pull fix
   let registry: RunningRegistry
   let proxy: HubProxy
   let image: string
-  const roots: string[] = []
+  let root: string
+  const run = (args: string[]) => mydocker(args, {root})
 
   before(async () => {
     registry = await startRegistry()
     const seeded = await seedImages(registry.host, ['explorer'])
     proxy = await startHubProxy(registry.host)
     image = seeded.explorer.replace(registry.host, proxy.host)
+    root = await temporaryStore()
   })
 
   after(async () => {
     await proxy?.stop()
     await registry?.stop()
     if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
-    for (const root of roots) await rm(root, {recursive: true, force: true})
+    if (root) await rm(root, {recursive: true, force: true})
   })
 
   it('finds no problem in a store just pulled', async () => {
-    const root = await temporaryStore()
-    roots.push(root)
-    assert.equal((await mydocker(['pull', '-q', image], {root})).exitCode, 0)
-    const check = await mydocker(['system', 'check'], {root})
+    assert.equal((await run(['pull', '-q', image])).exitCode, 0)
+    const check = await run(['system', 'check'])
     assert.equal(check.exitCode, 0, check.stdout)
     assert.match(check.stdout, /checked \d+ blobs and 3 snapshots: no problems/)
   })
 
+  // Each case starts from the whole store the case before it left.
   for (const damageCase of cases) {
     it(`finds and repairs ${damageCase.name}`, async () => {
-      const root = await temporaryStore()
-      roots.push(root)
-      const run = (args: string[]) => mydocker(args, {root})
-      assert.equal((await run(['pull', '-q', image])).exitCode, 0)
       const facts = readFacts(root)
       const object = await damageCase.damage(facts)
 
@@ -180,10 +190,7 @@ describe('system check finds damage on disk, and --repair lets the next pull fix
       const repair = await run(['system', 'check', '--repair'])
       assert.equal(repair.exitCode, 0, repair.stdout + repair.stderr)
       assert.match(repair.stdout, /^repaired: /m)
-      const again = await run(['system', 'check'])
-      assert.equal(again.exitCode, 0, again.stdout)
-      const listed = JSON.parse((await run(['images', '--json'])).stdout) as unknown[]
-      assert.equal(listed.length, damageCase.untagged ? 0 : 1)
+      assert.equal(countNames(root), damageCase.untagged ? 0 : 1)
 
       proxy.reset()
       const pulled = await run(['pull', '-q', image])
@@ -194,7 +201,8 @@ describe('system check finds damage on disk, and --repair lets the next pull fix
       const ran = await run(['run', image, 'cat', '/data/hello.txt'])
       assert.equal(ran.exitCode, 0, ran.stderr)
       assert.equal(ran.stdout, 'hello from explorer\n')
-      assert.equal((await run(['system', 'check'])).exitCode, 0)
+      const clean = await run(['system', 'check'])
+      assert.equal(clean.exitCode, 0, clean.stdout)
     })
   }
 })

@@ -469,6 +469,19 @@ describe('launch applies the run options', {skip: skipReason}, () => {
     assert.equal(Number(flags) & 1, 1, 'IFF_UP is set')
   })
 
+  const resolvCases = [
+    {name: 'drops loopback nameservers in a network namespace of its own', network: 'none', expected: 'search example.test\nnameserver 10.1.2.3\noptions ndots:2\n'},
+    {name: 'keeps them on the host network', network: 'host', expected: 'search example.test\nnameserver 127.0.0.53\nnameserver 10.1.2.3\nnameserver ::1\noptions ndots:2\n'},
+  ]
+  for (const resolvCase of resolvCases) {
+    it(`copies the host resolv.conf: ${resolvCase.name}`, async () => {
+      const hostFile = join(fixture.work, `resolv-${resolvCase.network}.conf`)
+      await writeFile(hostFile, 'search example.test\nnameserver 127.0.0.53\nnameserver 10.1.2.3\nnameserver ::1\noptions ndots:2\n')
+      const outcome = await run(['cat', '/etc/resolv.conf'], {network: resolvCase.network, resolvConfPath: hostFile})
+      assert.equal(outcome.stdout, resolvCase.expected)
+    })
+  }
+
   it('shares the host network by default', async () => {
     const outcome = await run(['ls', '/sys/class/net'])
     assert.deepEqual(outcome.stdout.trim().split('\n').sort(), readdirSync('/sys/class/net').sort())
@@ -631,6 +644,27 @@ describe('launch with -t runs the command on a pseudo-terminal', {skip: skipReas
       assert.match(outcome.stdout, /got INT/)
     })
   }
+
+  it("sizes the terminal like mydocker's and follows its size changes", async () => {
+    // mydocker itself on a terminal, as a user would run it.
+    const pty = await import('node-pty')
+    const spec = specFor(['sh', '-c', 'trap "stty size" WINCH; trap "exit 5" INT; stty size; echo ready; while :; do sleep 0.1; done'], {
+      tty: true,
+      interactive: true,
+    })
+    await mkdir(spec.containerDir as string, {recursive: true})
+    const terminal = pty.spawn(process.execPath, ['--import', 'tsx', fixture.runner, JSON.stringify(spec)], {cols: 100, rows: 30, cwd: top})
+    let output = ''
+    terminal.onData((data) => (output += data))
+    const exited = new Promise<number>((resolve) => terminal.onExit(({exitCode}) => resolve(exitCode)))
+
+    await waitFor(() => output.includes('ready'), 'the container to start')
+    terminal.resize(120, 40)
+    await waitFor(() => output.includes('40 120'), 'the new size inside the container')
+    terminal.write('\x03')
+    assert.equal(await exited, 5)
+    assert.match(output, /30 100\r+\nready/)
+  })
 
   it('prints a start error on the terminal and relays its status', async () => {
     const outcome = await run(['no-such-command'], {tty: true})

@@ -141,6 +141,20 @@ describe('applyLayer', {skip: skipReason}, () => {
     await applyBuffer(target, archive, 'overlay', lowers, [])
   })
 
+  it('marks opaque directories with user.overlay.opaque when asked for user xattrs', async () => {
+    const target = scratch('userxattr')
+    const archive = tarArchive([dir('d/'), file('d/.wh..wh..opq'), dir('e/'), file('.wh.e'), file('.wh.gone')])
+    await applyLayer({target, tar: Readable.from([archive]), kind: 'overlay', lowers: async () => [], userXattr: true})
+    const read = (path: string, name: string) =>
+      execFileSync('python3', ['-c', 'import os,sys;print(os.getxattr(*sys.argv[1:3]).decode())', join(target, path), name], {
+        encoding: 'utf8',
+      }).trim()
+    assert.equal(read('d', 'user.overlay.opaque'), 'y')
+    assert.equal(read('e', 'user.overlay.opaque'), 'y')
+    assert.equal(lstatSync(join(target, 'gone')).rdev, 0)
+    assert.ok(lstatSync(join(target, 'gone')).isCharacterDevice())
+  })
+
   it('rejects a truncated archive with a corrupt-archive error', async () => {
     const archive = tarArchive([file('big', 'z'.repeat(5000))]).subarray(0, 1536)
     await assert.rejects(applyBuffer(scratch('truncated'), archive, 'flat', async () => [], []), (error: unknown) => {

@@ -176,6 +176,12 @@ export function layerCases(sentinel: string): LayerCase[] {
       expect: [{path: 'd/f', type: 'file', content: 'kept'}, {path: 'd', children: ['f']}],
     },
     {
+      name: 'no entry is made under a whiteout name',
+      layers: [layer(file('.wh.x/y', 'y'), dir('.wh..wh..opq/'), file('.wh..wh..opq/z', 'z'))],
+      expect: [{path: '', children: []}],
+      warns: true,
+    },
+    {
       name: 'a whiteout through a symlink to a host directory deletes nothing outside',
       layers: [layer(symlink('s', sentinel)), layer(whiteout('s', 'keep'), opaque('s'))],
       expect: [{path: 's', type: 'symlink', linkTarget: sentinel}],

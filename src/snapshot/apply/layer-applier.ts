@@ -31,6 +31,7 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs'
+import {resolve} from 'node:path'
 import type {ReadEntry} from 'tar'
 
 import type {SnapshotKind} from '../kind.js'
@@ -108,7 +109,7 @@ export class LayerApplier {
   private lowersPromise: Promise<string[]> | undefined
 
   constructor(private readonly options: LayerApplierOptions) {
-    this.root = options.target
+    this.root = resolve(options.target)
   }
 
   /** Applies one entry; consumes its content when it is a file. */
@@ -120,6 +121,10 @@ export class LayerApplier {
       if (meaning.kind === 'opaque') return await this.applyOpaque(components.slice(0, -1))
       if (meaning.kind === 'whiteout') return await this.applyWhiteout(components.slice(0, -1), meaning.name)
       if (meaning.kind === 'ignored') return
+      // Whiteout names are markers, never paths: nothing is made under one.
+      if (components.slice(0, -1).some((component) => whiteoutMeaning(component).kind !== 'none')) {
+        return this.options.warn(`skipped entry "${entry.path}": a whiteout name stands on its way`)
+      }
 
       await this.applyByType(entry, components, extras)
     } catch (error) {
