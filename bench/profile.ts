@@ -29,8 +29,8 @@ export interface StartupStage {
 /** What profile.ts saves for the report. */
 export interface ProfileReport {
   finishedAt: string
-  /** The warm run cut into cumulative stages, each its own process. */
-  startup: StartupStage[]
+  /** The warm run and warm pull cut into cumulative stages, each its own process, by command. */
+  stages: Record<string, StartupStage[]>
   commands: Array<{kind: string; command: string; summary: ProfileSummary; imports: Record<string, number>}>
 }
 
@@ -59,15 +59,17 @@ async function main(): Promise<void> {
       },
     ]
 
-    const startup = await startupStages(root, images.busybox, rounds)
-    const report: ProfileReport = {finishedAt: new Date().toISOString(), startup, commands: []}
+    const stages = await timeStages(stagesOf(root, images), root, rounds * 2)
+    const report: ProfileReport = {finishedAt: new Date().toISOString(), stages, commands: []}
     for (const command of commands) {
       const summary = await profile(root, command)
       const imports = await traceImports(root, command)
       report.commands.push({kind: command.kind, command: `mydocker ${command.subcommand} ${command.args.join(' ')}`, summary, imports})
       print(command.kind, summary, imports)
     }
-    for (const stage of startup) console.log(`startup: ${stage.milliseconds.toFixed(1).padStart(7)} ms  up to: ${stage.stage}`)
+    for (const [kind, list] of Object.entries(stages)) {
+      for (const stage of list) console.log(`${kind} stages: ${stage.milliseconds.toFixed(1).padStart(7)} ms  up to: ${stage.stage}`)
+    }
     await saveReport(report)
   } finally {
     await rm(root, {recursive: true, force: true})
@@ -75,29 +77,53 @@ async function main(): Promise<void> {
   }
 }
 
+/** A process that stops after one stage of a command. */
+interface Stage {
+  stage: string
+  argv: string[]
+}
+
 /**
- * Times processes that stop after each stage of a warm run: a bare node
- * start, loading the run path's modules, opening the store (SQLite
- * included), and the whole `mydocker run IMAGE true`; alternating, median of
- * `rounds`. Differences between stages are what each stage costs.
+ * The warm run and the warm pull cut into stages: processes that stop after
+ * a bare node start, after loading what the command loads, after opening
+ * the store, and the whole command. Differences between rows are what each
+ * stage costs.
  */
-async function startupStages(root: string, image: string, rounds: number): Promise<StartupStage[]> {
-  const {alternate, median, timeCommand} = await import('./lib/measure.js')
+function stagesOf(root: string, images: {busybox: string}): Record<string, Stage[]> {
   const dist = new URL('../dist/', import.meta.url).href
-  const modules = `await Promise.all(['cli/run-entry.js', 'service/run.js', 'store/store.js', 'store/root.js'].map((path) => import('${dist}' + path)))`
-  const openStore = `const [, , {openStore}] = ${modules}; openStore(${JSON.stringify(root)}).close()`
-  const stages: Array<{stage: string; argv: string[]}> = [
-    {stage: 'node -e 0', argv: [process.execPath, '-e', '0']},
-    {stage: 'load the run path\'s modules', argv: [process.execPath, '--input-type=module', '-e', modules]},
-    {stage: 'open the store (SQLite)', argv: [process.execPath, '--input-type=module', '-e', openStore]},
-    {stage: 'whole run: find the image, start and wait for the container', argv: mydocker(root).argv('run', [image, 'true'])},
-  ]
+  const node = (script: string) => [process.execPath, '--input-type=module', '-e', script]
+  const runModules = `await Promise.all(['cli/run-entry.js', 'service/run.js', 'store/store.js', 'store/root.js'].map((path) => import('${dist}' + path)))`
+  const openStore = `const {openStore} = await import('${dist}store/store.js'); openStore(${JSON.stringify(root)}).close()`
+  return {
+    run: [
+      {stage: 'node -e 0', argv: [process.execPath, '-e', '0']},
+      {stage: 'load the run path\'s modules', argv: node(runModules)},
+      {stage: 'open the store (better-sqlite3 and the index)', argv: node(`${runModules}; ${openStore}`)},
+      {stage: 'whole run: find the image, start and wait for the container', argv: mydocker(root).argv('run', [images.busybox, 'true'])},
+    ],
+    'pull-warm': [
+      {stage: 'node -e 0', argv: [process.execPath, '-e', '0']},
+      {stage: 'oclif start-up (mydocker --version)', argv: mydocker(root).argv('--version', [])},
+      {stage: 'oclif start-up, then import got', argv: node(`await import('@oclif/core').then((oclif) => oclif.Config.load('${dist}')); await import('got')`)},
+      {stage: 'whole warm pull (one HEAD)', argv: mydocker(root).argv('pull', [images.busybox])},
+    ],
+  }
+}
+
+/** Times every stage of every command, alternating, median of `rounds` each. */
+async function timeStages(stages: Record<string, Stage[]>, root: string, rounds: number): Promise<Record<string, StartupStage[]>> {
+  const {alternate, median, timeCommand} = await import('./lib/measure.js')
   const env = {MYDOCKER_ROOT: root}
-  const samples = await alternate(
-    stages.map(({stage, argv}) => ({name: stage, round: async () => (await timeCommand(argv[0]!, argv.slice(1), {env})).milliseconds})),
-    rounds * 2,
-  )
-  return stages.map(({stage}) => ({stage, milliseconds: median(samples[stage]!)}))
+  const result: Record<string, StartupStage[]> = {}
+  for (const [kind, list] of Object.entries(stages)) {
+    console.error(`profile: stages of ${kind}`)
+    const samples = await alternate(
+      list.map(({stage, argv}) => ({name: stage, round: async () => (await timeCommand(argv[0]!, argv.slice(1), {env})).milliseconds})),
+      rounds,
+    )
+    result[kind] = list.map(({stage}) => ({stage, milliseconds: median(samples[stage]!)}))
+  }
+  return result
 }
 
 /** Removes the image when stored, so the next pull is cold (blobs included). */

@@ -73,6 +73,7 @@ function figures(samples: Record<string, number[]>, layerBytes: number): Figure[
       ratio: ours / theirs,
       goal: `≤ ${podmanRatioGoal} × podman`,
       pass: ours / theirs <= podmanRatioGoal,
+      best: {mydocker: Math.min(...samples.mydocker!), reference: Math.min(...samples.podman!)},
       samples,
       note: `layer ${(layerBytes / 1024 / 1024).toFixed(1)} MiB gzip; skopeo copy to a directory (no unpacking) ${(skopeo / 1000).toFixed(2)} s`,
     },

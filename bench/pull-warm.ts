@@ -73,6 +73,7 @@ function figures(samples: Record<string, number[]>, ours: RequestCounts, theirs:
       ratio: oursMedian / theirsMedian,
       goal: '≤ 1 × podman',
       pass: oursMedian <= theirsMedian,
+      best: {mydocker: Math.min(...samples.mydocker!), reference: Math.min(...samples.podman!)},
       samples,
     },
     {

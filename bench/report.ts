@@ -68,13 +68,17 @@ function figuresTable(results: BenchResult[]): string {
     result.figures.map((figure) => {
       const reference = figure.reference === undefined ? '' : `${format(figure.reference, figure.unit)} (${figure.referenceName})`
       const ratio = figure.ratio === undefined ? '' : figure.ratio.toFixed(2)
-      return `| ${figure.title} | ${format(figure.mydocker, figure.unit)} | ${reference} | ${ratio} | ${figure.goal} | ${verdict(figure)} | ${result.rounds} |`
+      const best = figure.best ? `${format(figure.best.mydocker, figure.unit)} / ${figure.best.reference === undefined ? '' : format(figure.best.reference, figure.unit)}` : ''
+      return `| ${figure.title} | ${format(figure.mydocker, figure.unit)} | ${reference} | ${ratio} | ${figure.goal} | ${verdict(figure)} | ${best} | ${result.rounds} |`
     }),
   )
   return `## Figures
 
-| figure | mydocker | reference | ratio | goal | result | rounds |
-|---|---:|---:|---:|---|---|---:|
+Medians decide PASS/MISS; the fastest samples show what each tool reaches
+when the machine (shared with other work) leaves it alone.
+
+| figure | mydocker | reference | ratio | goal | result | fastest (mydocker / reference) | rounds |
+|---|---:|---:|---:|---|---|---:|---:|
 ${rows.join('\n')}
 `
 }
@@ -163,22 +167,27 @@ ${profile.finishedAt.replace('T', ' ').replace(/\..*/, '')} UTC.
 ${parts.join('\n')}`
 }
 
-/** The warm run's cumulative stages and what each one adds. */
+/** The cumulative stages of each command and what each one adds. */
 function startupTable(profile: ProfileReport): string {
-  if (!profile.startup?.length) return ''
-  const lines = profile.startup.map((stage, index) => {
-    const added = index === 0 ? stage.milliseconds : stage.milliseconds - profile.startup[index - 1]!.milliseconds
-    return `| ${stage.stage} | ${stage.milliseconds.toFixed(0)} | +${added.toFixed(0)} |`
-  })
-  return `### Warm run, stage by stage (no profiler)
-
-Each row is a process that stops after that stage (median of alternating
-rounds), so a row's increase is what its stage costs.
+  const tables = Object.entries(profile.stages ?? {}).map(([kind, stages]) => {
+    const lines = stages.map((stage, index) => {
+      const added = index === 0 ? stage.milliseconds : stage.milliseconds - stages[index - 1]!.milliseconds
+      return `| ${stage.stage} | ${stage.milliseconds.toFixed(0)} | ${index === 0 ? '' : added >= 0 ? '+' : ''}${added.toFixed(0)} |`
+    })
+    return `#### ${kind}
 
 | up to and including | ms | stage costs |
 |---|---:|---:|
 ${lines.join('\n')}
 `
+  })
+  if (tables.length === 0) return ''
+  return `### Stage by stage (no profiler)
+
+Each row is a process that stops after that stage (median of alternating
+rounds), so a row's increase over the one above is what its stage costs.
+
+${tables.join('\n')}`
 }
 
 function rowsTable(rows: ProfileRow[]): string {

@@ -15,11 +15,10 @@
 // Usage: launch [OPTION VALUE | FLAG]... -- COMMAND [ARG]...
 // (the options are those parse_options reads; launcher.ts writes them)
 // The environment of this process is the container's environment, exactly.
-// fd 3, when open, is the report channel read by node: "error CODE MESSAGE\n"
-// when the container could not be started, "signal N\n" when the command died
-// from signal N, "cleanup MESSAGE\n" when the container directory could not be
-// removed. Without fd 3 the error messages go to stderr. The container
-// directory is removed when the container has ended. Exit status: the
+// fd 3, with "--report-fd 3" first, is the report channel read by node: "error CODE MESSAGE\n"
+// when the container could not be started, then "exit N\n" or "signal N\n" when
+// it has ended; then fd 3 is closed and the container directory removed, while
+// node goes on. Without fd 3 the error messages go to stderr. Exit status: the
 // command's, 128+N for signal N, 125 setup failure, 126 cannot execute, 127 not
 // found.
 #define _GNU_SOURCE
@@ -239,6 +238,7 @@ static void parse_options(int argc, char **argv, struct options *options) {
         if (index + 1 >= argc) fail(EXIT_SETUP, "option %s needs a value", name);
         const char *value = argv[++index];
         if (strcmp(name, "--parent-pid") == 0) options->parent_pid = atoi(value);
+        else if (strcmp(name, "--report-fd") == 0) continue;  // read first thing in main
         else if (strcmp(name, "--container-dir") == 0) options->container_dir = value;
         else if (strcmp(name, "--lower") == 0) options->lower_dirs[options->lower_count++] = value;
         else if (strcmp(name, "--hostname") == 0) options->hostname = value;
@@ -1079,13 +1079,18 @@ __attribute__((noreturn)) static void run_container(struct options *options, int
 
 // ---------------------------------------------------------------- the supervisor
 
-static void report_signal(int sig) {
+// Tells node how the container ended ("exit N" or "signal N") and closes the
+// channel: node may go on at once, while the directory is still being removed.
+static void report_end(int status) {
     if (report_fd < 0) return;
     char line[32];
-    int length = snprintf(line, sizeof line, "signal %d\n", sig);
+    int length = WIFEXITED(status) ? snprintf(line, sizeof line, "exit %d\n", WEXITSTATUS(status))
+                                   : snprintf(line, sizeof line, "signal %d\n", WTERMSIG(status));
     if (write(report_fd, line, length) < 0) {
-        // Node then sees only the exit status, 128+N, which says the same.
+        // Node then reads the exit status of this process, which says the same.
     }
+    close(report_fd);
+    report_fd = -1;
 }
 
 static int remove_entry(const char *path, const struct stat *status, int type, struct FTW *walk) {
@@ -1100,12 +1105,12 @@ static int remove_entry(const char *path, const struct stat *status, int type, s
 static void remove_container_dir(const char *container_dir) {
     // FTW_MOUNT: never descend into something mounted there.
     if (nftw(container_dir, remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0 || errno == ENOENT) return;
-    if (report_fd < 0) return;
+    // Node may be gone by now: the warning goes where the user sees it.
     char line[MAX_PATH + 128];
-    int length = snprintf(line, sizeof line, "cleanup removing container directory %s: %s\n", container_dir, strerror(errno));
+    int length = snprintf(line, sizeof line, "mydocker: warning: removing container directory %s: %s\n", container_dir, strerror(errno));
     if (length > (int)sizeof line - 1) length = sizeof line - 1;
-    if (write(report_fd, line, length) < 0) {
-        // Node then finds the directory still there and removes it itself.
+    if (write(STDERR_FILENO, line, length) < 0) {
+        // Nothing else can be done; `mydocker system prune` finds it later.
     }
 }
 
@@ -1146,10 +1151,14 @@ __attribute__((noreturn)) static void supervise(pid_t container, const struct op
         int status;
         if (waitpid(container, &status, WNOHANG) != container) continue;
         remove_cgroups(cgroups);
+        report_end(status);
+        // The container is gone: node's death must no longer cut the removal short,
+        // and a reader of mydocker's output (`| cat`) must not wait for it.
+        prctl(PR_SET_PDEATHSIG, 0);
+        close(STDIN_FILENO);
+        close(STDOUT_FILENO);
         remove_container_dir(options->container_dir);
-        if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
-        report_signal(WTERMSIG(status));
-        _exit(128 + WTERMSIG(status));
+        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
     }
 }
 
@@ -1176,7 +1185,11 @@ static void start_in_cgroups(pid_t container, const struct cgroups *cgroups, int
 }
 
 int main(int argc, char **argv) {
-    if (fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC) == 0) report_fd = REPORT_FD;
+    // fd 3 is the report channel only when node says so: an fd 3 inherited by
+    // accident (node-pty's child) must not receive reports.
+    if (argc > 2 && strcmp(argv[1], "--report-fd") == 0 && strcmp(argv[2], "3") == 0 && fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC) == 0) {
+        report_fd = REPORT_FD;
+    }
 
     struct options options;
     parse_options(argc, argv, &options);

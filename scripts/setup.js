@@ -18,6 +18,7 @@ const PACKAGES = [
   ['debootstrap', 'debootstrap'],
   ['zstd', 'zstd'],
   ['gcc', 'gcc'],
+  ['runc', 'runc'],
 ]
 
 function has(command) {

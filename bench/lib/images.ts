@@ -57,22 +57,31 @@ export async function fetchManifest(reference: string): Promise<ManifestLayers> 
 const bigLayerVersion = 'big-layer-1'
 
 /**
- * Builds (once, cached under the test cache as "bench/big-layer-1") an OCI
- * layout whose single gzip layer holds `/data/random.bin`, 1 GiB from
- * /dev/urandom, so it cannot be compressed and its gzip stream is as big as
- * the file; then pushes it to `registryHost` as big:latest and resolves to
- * the reference. The layout is written by hand (blobs, config, manifest,
- * index.json): umoci would add nothing but time.
+ * What the big layer's one file holds: `random` (from /dev/urandom) does not
+ * compress, so the download paces the pull; `zeros` compresses about 1000
+ * to 1, so decompression outruns the disk and any missing back-pressure
+ * shows as memory.
  */
-export async function pushBigLayerImage(registryHost: string, sizeBytes = 1024 ** 3): Promise<string> {
+export type BigLayerContent = 'random' | 'zeros'
+
+/**
+ * Builds (once, cached under the test cache as "bench/big-layer-1-...") an
+ * OCI layout whose single gzip layer holds one file of `sizeBytes` (1 GiB by
+ * default) of `content`, as `/data/CONTENT.bin`; then pushes it to
+ * `registryHost` as big-CONTENT:latest and resolves to the reference. The
+ * layout is written by hand (blobs, config, manifest, index.json): umoci
+ * would add nothing but time.
+ */
+export async function pushBigLayerImage(registryHost: string, sizeBytes = 1024 ** 3, content: BigLayerContent = 'random'): Promise<string> {
   const {cachedDirectory} = await import('../../test/support/cache.js')
   const {pushLayout} = await import('../../test/support/images.js')
 
-  const layout = await cachedDirectory(`bench/${bigLayerVersion}-${sizeBytes}`, (directory) => writeBigLayout(directory, sizeBytes))
-  return pushLayout(layout, 'latest', registryHost, 'big:latest')
+  const key = `bench/${bigLayerVersion}-${sizeBytes}${content === 'random' ? '' : `-${content}`}`
+  const layout = await cachedDirectory(key, (directory) => writeBigLayout(directory, sizeBytes, content))
+  return pushLayout(layout, 'latest', registryHost, `big-${content}:latest`)
 }
 
-async function writeBigLayout(directory: string, sizeBytes: number): Promise<void> {
+async function writeBigLayout(directory: string, sizeBytes: number, content: BigLayerContent): Promise<void> {
   const {mkdir, mkdtemp, rm, writeFile} = await import('node:fs/promises')
   const {join} = await import('node:path')
   const {execa} = await import('execa')
@@ -83,12 +92,14 @@ async function writeBigLayout(directory: string, sizeBytes: number): Promise<voi
   try {
     await mkdir(join(staging, 'data'))
     const megabytes = Math.ceil(sizeBytes / 1024 / 1024)
-    await execa('dd', ['if=/dev/urandom', `of=${join(staging, 'data', 'random.bin')}`, 'bs=1M', `count=${megabytes}`, 'status=none'])
+    const source = content === 'random' ? '/dev/urandom' : '/dev/zero'
+    await execa('dd', [`if=${source}`, `of=${join(staging, 'data', `${content}.bin`)}`, 'bs=1M', `count=${megabytes}`, 'status=none'])
     const archive = join(directory, 'layer.tar')
     await execa('tar', ['-c', '--numeric-owner', '--owner=0', '--group=0', '-f', archive, '-C', staging, 'data'])
     const diffId = await sha256File(archive)
-    // gzip -1: random data does not compress anyway; level 1 spends least time.
-    await execa('gzip', ['-1', '-n', archive])
+    // Random data does not compress anyway, so level 1 spends least time;
+    // zeros get the default level, whose ratio is near deflate's maximum.
+    await execa('gzip', [content === 'random' ? '-1' : '-6', '-n', archive])
     const layer = await moveIntoBlobs(`${archive}.gz`, blobs)
 
     const config = JSON.stringify({

@@ -21,6 +21,8 @@ export interface Figure {
   goal: string
   /** Whether the goal is met; null when it could not be measured. */
   pass: boolean | null
+  /** Fastest samples (mydocker, reference): on a loaded machine the floor each can reach. */
+  best?: {mydocker: number; reference?: number}
   /** Every sample, by contender name. */
   samples?: Record<string, number[]>
   /** Anything the reader needs to weigh the figure. */

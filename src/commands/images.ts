@@ -1,7 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {columns, humanAge, humanSize, shortId} from '../cli/format.js'
-import {invalidArgument} from '../errors.js'
 import type {ImageListing} from '../service/images.js'
 
 export default class Images extends BaseCommand {
@@ -43,9 +42,9 @@ header row and aligns the columns that \\t separates.`
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Images)
-    const {listImages} = await import('../service/images.js')
+    const {listImages, matchesReferenceFilter} = await import('../service/images.js')
     const images = listImages(await this.store(flags.root)).filter(
-      (image) => !args.reference || matchesFilter(image, args.reference),
+      (image) => !args.reference || matchesReferenceFilter(image, args.reference),
     )
 
     if (flags.json) {
@@ -58,7 +57,8 @@ header row and aligns the columns that \\t separates.`
       return
     }
     if (flags.format !== undefined) {
-      const output = await renderFormat(flags.format, images.map((image) => templateFields(image, noTrunc)))
+      const {renderTemplate} = await import('../cli/template.js')
+      const output = await renderTemplate(flags.format, TEMPLATE_FIELDS, images.map((image) => templateFields(image, noTrunc)))
       if (output !== '') this.log(output)
       return
     }
@@ -82,27 +82,6 @@ async function defaultTable(images: ImageListing[], options: {digests: boolean; 
     humanSize(image.size),
   ])
   return columns(headers, rows)
-}
-
-/**
- * Keeps an image when it is of the repository `filter` names (and of its tag,
- * when one is given). The repository is normalised as a reference, so
- * `busybox`, `library/busybox` and `docker.io/library/busybox` are the same.
- */
-function matchesFilter(image: ImageListing, filter: string): boolean {
-  const [repositoryPart, tag] = filter.split(/:(?=[^/]*$)/)
-  const wanted = normalisedRepository(repositoryPart)
-  const actual = normalisedRepository(image.name.replace(/[:@][^/]*$/, ''))
-  const sameRepository = wanted !== undefined ? wanted === actual : image.repository === repositoryPart
-  return sameRepository && (tag === undefined || image.tag === tag)
-}
-
-function normalisedRepository(text: string): string | undefined {
-  const match = /^(?:([^/]*[.:][^/]*|localhost)\/)?(.+)$/.exec(text)
-  if (!match) return undefined
-  const registry = match[1] === undefined || match[1] === 'index.docker.io' ? 'docker.io' : match[1]
-  const path = registry === 'docker.io' && !match[2].includes('/') ? `library/${match[2]}` : match[2]
-  return `${registry}/${path}`
 }
 
 /** The fields docker's image formatter offers, with docker's names and column headers. */
@@ -136,43 +115,4 @@ function templateFields(image: ImageListing, noTrunc: boolean): Record<string, s
 function dockerTime(iso: string | null): string {
   if (!iso || Number.isNaN(Date.parse(iso))) return 'N/A'
   return `${new Date(iso).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '').replace('Z', '')} +0000 UTC`
-}
-
-/**
- * Renders `format` for each row as docker does: `\t` and `\n` typed literally
- * become tab and newline; a leading `table` adds a header row and aligns the
- * tab-separated cells. Throws INVALID_ARGUMENT for an unknown placeholder.
- */
-async function renderFormat(format: string, rows: Array<Record<string, string>>): Promise<string> {
-  const isTable = format.startsWith('table')
-  const body = (isTable ? format.slice('table'.length) : format).trim().replaceAll('\\t', '\t').replaceAll('\\n', '\n')
-  const render = (row: Record<string, string> | undefined) =>
-    body.replace(/\{\{\s*(.*?)\s*\}\}/g, (_match, action: string) => evaluate(action, row))
-  const lines = rows.map((row) => render(row))
-  if (!isTable) return lines.join('\n')
-
-  const header = render(undefined).split('\t')
-  return columns(header, lines.map((line) => line.split('\t')))
-}
-
-// One template action: `.Field`, `json .` or `json .Field`. Without a row, the
-// column header of the action.
-function evaluate(action: string, row: Record<string, string> | undefined): string {
-  const json = /^json\s+(.+)$/.exec(action)
-  const target = (json ? json[1] : action).trim()
-  if (target === '.') {
-    if (!json) throw unknownPlaceholder(action)
-    return row ? JSON.stringify(row) : ''
-  }
-  const field = /^\.(\w+)$/.exec(target)?.[1]
-  if (field === undefined || !(field in TEMPLATE_FIELDS)) throw unknownPlaceholder(action)
-  if (!row) return TEMPLATE_FIELDS[field]
-  return json ? JSON.stringify(row[field]) : row[field]
-}
-
-function unknownPlaceholder(action: string): Error {
-  const known = Object.keys(TEMPLATE_FIELDS).map((name) => `{{.${name}}}`)
-  return invalidArgument(`invalid format: cannot evaluate "{{${action}}}"`, {
-    hint: `use ${known.join(', ')} or {{json .}}`,
-  })
 }

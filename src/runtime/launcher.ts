@@ -92,11 +92,18 @@ export interface LaunchResult {
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const
 
+/** How the launcher ended, and whether it goes on to remove the container directory. */
+interface LauncherEnd {
+  /** The result, or the error that kept the command from starting. */
+  outcome: LaunchResult | MydockerError
+  launcherRemovesDir: boolean
+}
+
 /** What launch.c reported on fd 3. */
 interface LauncherReport {
   error?: {exitCode: number; message: string}
-  signalNumber?: number
-  cleanupMessage?: string
+  /** How the container ended, when it did. */
+  ended?: {exitCode?: number; signalNumber?: number}
 }
 
 /**
@@ -107,19 +114,20 @@ interface LauncherReport {
  * when it is not found (the message says which, naming the command).
  */
 export async function launch(spec: LaunchSpec): Promise<LaunchResult> {
-  let result: LaunchResult
+  let end: LauncherEnd
   try {
-    result = await runLauncher(spec)
+    end = await runLauncher(spec)
   } catch (error) {
-    // The start error is the one to report; a cleanup failure would hide it.
+    // The launcher did not start; a cleanup failure would hide why.
     await removeContainerDir(spec.containerDir)
     throw error
   }
 
-  // launch.c removes the directory itself (faster); this covers a launcher that died first.
-  const cleanupError = await removeContainerDir(spec.containerDir)
-  const reported = result.cleanupError ?? cleanupError
-  return reported ? {...result, cleanupError: reported} : result
+  // launch.c removes the directory itself after reporting the end; this covers
+  // a launcher that died before that (and -t, which has no report channel).
+  const cleanupError = end.launcherRemovesDir ? undefined : await removeContainerDir(spec.containerDir)
+  if (end.outcome instanceof MydockerError) throw end.outcome
+  return cleanupError ? {...end.outcome, cleanupError} : end.outcome
 }
 
 async function removeContainerDir(containerDir: string): Promise<MydockerError | undefined> {
@@ -185,26 +193,27 @@ function defaultLauncherPath(): string {
   return fileURLToPath(new URL('../../dist/native/launch', import.meta.url))
 }
 
-async function runLauncher(spec: LaunchSpec): Promise<LaunchResult> {
+async function runLauncher(spec: LaunchSpec): Promise<LauncherEnd> {
   const launcherPath = spec.launcherPath ?? defaultLauncherPath()
   if (spec.tty) {
     const {runInTerminal} = await import('./terminal.js')
-    return runInTerminal({
+    const result = await runInTerminal({
       launcherPath,
       args: launcherArguments(spec),
       env: environmentObject(spec.env),
       interactive: spec.interactive,
       forwardedSignals: spec.forwardSignals === false ? [] : FORWARDED_SIGNALS,
     })
+    return {outcome: result, launcherRemovesDir: false}
   }
 
   return runWithPipes(spec, launcherPath)
 }
 
-function runWithPipes(spec: LaunchSpec, launcherPath: string): Promise<LaunchResult> {
+function runWithPipes(spec: LaunchSpec, launcherPath: string): Promise<LauncherEnd> {
   // detached: the launcher gets a session of its own, so a terminal's Ctrl-C
   // reaches the command once, through node, not also straight from the tty.
-  const child = spawn(launcherPath, launcherArguments(spec), {
+  const child = spawn(launcherPath, ['--report-fd', '3', ...launcherArguments(spec)], {
     env: environmentObject(spec.env),
     stdio: [spec.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe'],
     detached: true,
@@ -212,9 +221,23 @@ function runWithPipes(spec: LaunchSpec, launcherPath: string): Promise<LaunchRes
 
   const stopForwarding = spec.forwardSignals === false ? () => {} : forwardSignals(child)
   let reportText = ''
-  child.stdio[3]?.on('data', (chunk: Buffer) => (reportText += chunk.toString('utf8')))
+  const reportChannel = child.stdio[3]!
+  reportChannel.on('data', (chunk: Buffer) => (reportText += chunk.toString('utf8')))
 
   return new Promise((resolve, reject) => {
+    const finish = (outcome: LaunchResult | MydockerError, launcherRemovesDir: boolean) => {
+      stopForwarding()
+      resolve({outcome, launcherRemovesDir})
+    }
+
+    // The report ends once the container has: the launcher then removes the
+    // container directory on its own, and this process need not wait for that.
+    reportChannel.once('end', () => {
+      const report = parseReport(reportText)
+      if (report.ended === undefined) return
+      child.unref()
+      finish(outcomeOf(report, null, null), true)
+    })
     child.once('error', (error) => {
       stopForwarding()
       reject(
@@ -224,24 +247,22 @@ function runWithPipes(spec: LaunchSpec, launcherPath: string): Promise<LaunchRes
         }),
       )
     })
-    child.once('close', (code, signal) => {
-      stopForwarding()
-      const outcome = outcomeOf(parseReport(reportText), code, signal)
-      if (outcome instanceof MydockerError) reject(outcome)
-      else resolve(outcome)
-    })
+    // Without an end report the launcher died first: its own status tells.
+    child.once('close', (code, signal) => finish(outcomeOf(parseReport(reportText), code, signal), false))
   })
 }
 
 /** The launcher's report and exit turned into the run's result, or the start error. */
 function outcomeOf(report: LauncherReport, code: number | null, signal: NodeJS.Signals | null): LaunchResult | MydockerError {
   if (report.error) return startError(report.error.exitCode, report.error.message)
+  if (report.ended?.signalNumber !== undefined) return signalResult(report.ended.signalNumber)
+  if (report.ended?.exitCode !== undefined) return {exitCode: report.ended.exitCode}
+  if (signal) return signalResult(constants.signals[signal])
+  return {exitCode: code ?? 125}
+}
 
-  const cleanupError = report.cleanupMessage ? new MydockerError('INTERNAL', report.cleanupMessage) : undefined
-  const signalNumber = report.signalNumber ?? (signal ? constants.signals[signal] : undefined)
-  const result: LaunchResult =
-    signalNumber === undefined ? {exitCode: code ?? 125} : {exitCode: 128 + signalNumber, signal: signalName(signalNumber)}
-  return cleanupError ? {...result, cleanupError} : result
+function signalResult(signalNumber: number): LaunchResult {
+  return {exitCode: 128 + signalNumber, signal: signalName(signalNumber)}
 }
 
 function startError(exitCode: number, message: string): MydockerError {
@@ -249,15 +270,14 @@ function startError(exitCode: number, message: string): MydockerError {
   return new MydockerError(codes[exitCode] ?? 'INTERNAL', message, {exitCode})
 }
 
-/** Reads launch.c's fd 3 lines: "error CODE MESSAGE", "signal N", "cleanup MESSAGE". */
+/** Reads launch.c's fd 3 lines: "error CODE MESSAGE", then "exit N" or "signal N". */
 function parseReport(text: string): LauncherReport {
   const report: LauncherReport = {}
   for (const line of text.split('\n')) {
     const error = /^error (\d+) (.*)$/.exec(line)
     if (error) report.error ??= {exitCode: Number(error[1]), message: error[2]}
-    const signal = /^signal (\d+)$/.exec(line)
-    if (signal) report.signalNumber = Number(signal[1])
-    if (line.startsWith('cleanup ')) report.cleanupMessage = line.slice('cleanup '.length)
+    const ended = /^(exit|signal) (\d+)$/.exec(line)
+    if (ended) report.ended = ended[1] === 'exit' ? {exitCode: Number(ended[2])} : {signalNumber: Number(ended[2])}
   }
 
   return report

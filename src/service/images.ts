@@ -2,7 +2,7 @@
  * Reading what the store holds, in the terms `mydocker images` prints.
  */
 import {notFound} from '../errors.js'
-import {familiarRepository, parseReference, storedName} from '../reference/reference.js'
+import {familiarRepository, parseReference, repositoryName, storedName, type Reference} from '../reference/reference.js'
 import type {Store} from '../store/store.js'
 
 /** One image as `mydocker images` shows it. */
@@ -52,4 +52,22 @@ export function resolveStoredNames(store: Store, input: string): string[] {
     throw notFound(`no such image: ${input}`, {hint: 'run `mydocker images` to see what the store holds'})
   }
   return names
+}
+
+/**
+ * True when `image` is of the repository `filter` names, and of its tag when
+ * the filter has one. The filter is read as a reference, so `busybox`,
+ * `library/busybox` and `docker.io/library/busybox` name the same repository.
+ */
+export function matchesReferenceFilter(image: ImageListing, filter: string): boolean {
+  let wanted: Reference
+  try {
+    wanted = parseReference(filter)
+  } catch {
+    return false
+  }
+  const stored = parseReference(image.name)
+  if (repositoryName(stored) !== repositoryName(wanted)) return false
+  const explicitTag = filter.lastIndexOf(':') > filter.lastIndexOf('/') && !filter.includes('@')
+  return !explicitTag || image.tag === wanted.tag
 }

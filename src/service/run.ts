@@ -66,6 +66,10 @@ export async function runContainer(store: Store, request: RunRequest): Promise<n
   recordContainer(store, {id, image, request})
   try {
     const spec = await launchSpec(store, image, config, {id, hostname, request})
+    if (request.flags.runtime === 'runc') {
+      const {runWithRunc} = await import('./run-runc.js')
+      return await runWithRunc(store, {id, image: image.name, spec, tty: request.flags.tty})
+    }
     const {launch} = await import('../runtime/launcher.js')
     const result = await launch(spec)
     if (result.cleanupError) process.stderr.write(`mydocker: warning: ${result.cleanupError.message}\n`)

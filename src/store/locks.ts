@@ -62,9 +62,9 @@ export function snapshotLockKey(chainId: string): string {
   return `snapshot-${chainId.replace(':', '-')}`
 }
 
-/** The key of a lock directory's name under locks/ (`KEY.lock`), or undefined for other files. */
+/** The key of a lock directory or owner record under locks/ (`KEY.lock`, `KEY.owner`), or undefined for other files. */
 export function lockKeyOf(entryName: string): string | undefined {
-  const match = /^([a-z0-9-]+)\.lock$/.exec(entryName)
+  const match = /^([a-z0-9-]+)\.(?:lock|owner)$/.exec(entryName)
   return match?.[1]
 }
 
@@ -101,13 +101,14 @@ async function tryLock(lockfile: LockModule, file: string): Promise<Release | un
 // older lock directory is never taken for the owner of a newer one.
 function recordOwner(file: string): string {
   const {pid, start} = ownIdentity()
-  const owner = `${pid} ${start ?? '-'} ${statSync(`${file}.lock`).ino}\n`
   try {
+    const owner = `${pid} ${start ?? '-'} ${statSync(`${file}.lock`).ino}\n`
     writeFileSync(`${file}.owner`, owner)
+    return owner
   } catch {
     // Without the record the lock still works; a waiter falls back to staleness.
+    return ''
   }
-  return owner
 }
 
 function forgetOwner(file: string, owner: string): void {

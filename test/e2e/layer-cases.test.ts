@@ -94,7 +94,7 @@ function check(entries: Map<string, WalkEntry>, expectation: Expectation): strin
   return problems
 }
 
-describe('layer cases run in real containers', {skip: process.getuid?.() !== 0 && 'needs root'}, () => {
+describe('layer cases run in real containers', {skip: process.getuid?.() !== 0 && 'needs root', concurrency: 3}, () => {
   let registry: RunningRegistry
   let root: string
   let scratch: string

@@ -1,5 +1,6 @@
 // The whole path as a user walks it: pull from a real registry, list, run, rm.
 import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
 import {randomBytes, randomInt} from 'node:crypto'
 import {mkdtemp, readdir, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
@@ -10,6 +11,10 @@ import {seedImages} from '../support/images.js'
 import {startRegistry, type RunningRegistry} from '../support/registry.js'
 
 const isRoot = process.getuid?.() === 0
+
+function hasRunc(): boolean {
+  return spawnSync('sh', ['-c', 'command -v runc'], {stdio: 'ignore'}).status === 0
+}
 
 // Bytes of content (blobs and snapshots); the index's own file grows and shrinks on its own.
 async function contentUsage(root: string): Promise<number> {
@@ -125,6 +130,14 @@ describe('mydocker pull, images, run and rm against a real registry', {skip: !is
     assert.equal(json.length, 3)
     const ids = (await run(['images', '-q'])).stdout.trim().split('\n')
     for (const id of ids) assert.match(id, /^[0-9a-f]{12}$/)
+  })
+
+  it('runs the same image through runc with --runtime runc', {skip: !hasRunc() && 'runc is not installed'}, async () => {
+    const result = await run(['run', '--runtime', 'runc', images.explorer])
+    assert.equal(result.exitCode, 0, result.stderr)
+    assert.equal(result.stdout, 'default cmd\n')
+    const failing = await run(['run', '--runtime', 'runc', images.busybox, 'docker-explorer', 'exit', '7'])
+    assert.equal(failing.exitCode, 7)
   })
 
   it('rejects a malformed reference with one line and 125', async () => {

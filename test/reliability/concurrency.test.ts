@@ -63,7 +63,7 @@ describe('many mydocker processes on one store at once', {skip: !isRoot && 'need
     for (const root of roots) await rm(root, {recursive: true, force: true})
   })
 
-  it('downloads each blob once when eight processes pull one image into an empty store', async () => {
+  it('downloads each blob once when eight processes pull one image into an empty store', async (t) => {
     const root = await freshStore()
     proxy.reset()
     const results = await Promise.all(Array.from({length: 8}, () => mydocker(['pull', '-q', images.debian], {root})))
@@ -72,6 +72,7 @@ describe('many mydocker processes on one store at once', {skip: !isRoot && 'need
     assert.equal(new Set(results.map((result) => result.stdout)).size, 1, 'all pulls report the same digest')
 
     const gets = blobGetsByDigest(proxy)
+    t.diagnostic(`blob GETs for 8 pulls: ${[...gets.values()].join(', ')} (${gets.size} blobs)`)
     assert.ok(gets.size >= 3, `expected the config and two layers, got ${[...gets.keys()]}`)
     for (const [digest, count] of gets) assert.equal(count, 1, `blob ${digest} was downloaded ${count} times`)
     const snapshots = (await readdir(join(root, 'snapshots'))).filter((name) => /^\d+$/.test(name))
@@ -98,6 +99,23 @@ describe('many mydocker processes on one store at once', {skip: !isRoot && 'need
     assert.deepEqual(lines.map((line) => line.reference).sort(), [images.busybox, images.explorer, images.whiteout].sort())
     for (const [digest, count] of blobGetsByDigest(proxy)) assert.equal(count, 1, `blob ${digest} was downloaded ${count} times`)
     await assertCheckClean(root)
+  })
+
+  it('lets system prune and system check run beside a pull without taking anything from it', async () => {
+    const root = await freshStore()
+    const pull = mydocker(['pull', '-q', images.debian], {root})
+    const others: CliResult[] = []
+    for (let round = 0; round < 3; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 700))
+      others.push(await mydocker(['system', 'prune'], {root}), await mydocker(['system', 'df'], {root}))
+    }
+    const pulled = await pull
+    assert.equal(pulled.exitCode, 0, pulled.stderr)
+    for (const result of others) assert.equal(result.exitCode, 0, result.stderr)
+    assertNoLockErrors([pulled, ...others])
+    await assertCheckClean(root)
+    const ran = await mydocker(['run', images.debian, 'cat', '/etc/debian_version'], {root})
+    assert.match(ran.stdout, /^12\./, ran.stderr)
   })
 
   it('names the failed references and exits non-zero when some of many pulls fail', async () => {

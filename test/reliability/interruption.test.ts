@@ -165,6 +165,8 @@ describe('commands killed with SIGKILL, and what comes after', {skip: !isRoot &&
     assert.ok(ranges.some((range) => /^bytes=[1-9]\d*-/.test(range!)), `no Range request resumed the download: ${JSON.stringify(proxy.requests)}`)
     assert.deepEqual(await temporarySnapshots(root), [], 'the killed unpack is cleaned up and never used')
     assert.deepEqual(await readdir(join(root, 'ingest')), [])
+    const locks = (await readdir(join(root, 'locks'))).filter((name) => name.endsWith('.lock'))
+    assert.deepEqual(locks, [], 'the dead pull\'s lock was taken over and released')
     const check = await run(['system', 'check'])
     assert.equal(check.exitCode, 0, check.stdout)
     const ran = await run(['run', images.debian, 'cat', '/etc/debian_version'])

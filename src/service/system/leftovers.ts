@@ -128,14 +128,15 @@ export async function removeStaleIngests(store: Store): Promise<StaleIngest[]> {
 }
 
 /**
- * Removes lock directories whose holder died (taking each over and letting it
- * go); locks held by live processes stay. Resolves with how many went.
+ * Removes lock directories whose holder died, and owner records left without
+ * their lock, by taking each lock and letting it go; locks held by live
+ * processes stay. Resolves with how many locks were taken.
  */
 export async function removeDeadLocks(store: Store): Promise<number> {
   let removed = 0
-  for (const name of await readdir(store.paths.locks).catch(() => [] as string[])) {
-    const key = lockKeyOf(name)
-    if (key === undefined) continue
+  const names = await readdir(store.paths.locks).catch(() => [] as string[])
+  const keys = new Set(names.map(lockKeyOf).filter((key): key is string => key !== undefined))
+  for (const key of keys) {
     const release = await tryAcquireLock(store.paths.locks, key)
     if (!release) continue
     await release()

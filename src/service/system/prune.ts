@@ -112,7 +112,7 @@ async function removeUnrecordedRunDirectories(store: Store, result: PruneResult)
 }
 
 /** Mount points at or below `directory`, deepest first, from /proc/self/mountinfo. */
-export function mountsUnder(directory: string): string[] {
+function mountsUnder(directory: string): string[] {
   const text = readFileSync('/proc/self/mountinfo', 'utf8')
   const points = text
     .split('\n')
