@@ -24,6 +24,8 @@ export interface StartupStage {
   stage: string
   /** Median wall time of a process that goes up to and including this stage. */
   milliseconds: number
+  /** The stage this one builds on (its cost is the difference); the row above when absent. */
+  baseline?: string
 }
 
 /** What profile.ts saves for the report. */
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
       },
     ]
 
-    const stages = await timeStages(stagesOf(root, images), root, rounds * 2)
+    const stages = await timeStages(await stagesOf(root, images), root, rounds * 2)
     const report: ProfileReport = {finishedAt: new Date().toISOString(), stages, commands: []}
     for (const command of commands) {
       const summary = await profile(root, command)
@@ -81,6 +83,8 @@ async function main(): Promise<void> {
 interface Stage {
   stage: string
   argv: string[]
+  /** The stage this one adds to; the one listed before it when absent. */
+  baseline?: string
 }
 
 /**
@@ -89,15 +93,17 @@ interface Stage {
  * the store, and the whole command. Differences between rows are what each
  * stage costs.
  */
-function stagesOf(root: string, images: {busybox: string}): Record<string, Stage[]> {
+async function stagesOf(root: string, images: {busybox: string}): Promise<Record<string, Stage[]>> {
   const dist = new URL('../dist/', import.meta.url).href
   const node = (script: string) => [process.execPath, '--input-type=module', '-e', script]
   const runModules = `await Promise.all(['cli/run-entry.js', 'service/run.js', 'store/store.js', 'store/root.js'].map((path) => import('${dist}' + path)))`
   const openStore = `const {openStore} = await import('${dist}store/store.js'); openStore(${JSON.stringify(root)}).close()`
+  const launchAlone = await launchOnlyScript(root, images.busybox, dist)
   return {
     run: [
       {stage: 'node -e 0', argv: [process.execPath, '-e', '0']},
-      {stage: 'load the run path\'s modules', argv: node(runModules)},
+      {stage: 'node, then launch() of a ready spec alone (no lookup, no SQLite)', argv: node(launchAlone), baseline: 'node -e 0'},
+      {stage: 'load the run path\'s modules', argv: node(runModules), baseline: 'node -e 0'},
       {stage: 'open the store (better-sqlite3 and the index)', argv: node(`${runModules}; ${openStore}`)},
       {stage: 'whole run: find the image, start and wait for the container', argv: mydocker(root).argv('run', [images.busybox, 'true'])},
     ],
@@ -107,6 +113,52 @@ function stagesOf(root: string, images: {busybox: string}): Record<string, Stage
       {stage: 'oclif start-up, then import got', argv: node(`await import('@oclif/core').then((oclif) => oclif.Config.load('${dist}')); await import('got')`)},
       {stage: 'whole warm pull (one HEAD)', argv: mydocker(root).argv('pull', [images.busybox])},
     ],
+  }
+}
+
+/**
+ * A script that starts busybox `true` through dist/runtime/launcher.js with
+ * the spec already built (the image's snapshot directories looked up here,
+ * once), so its time is node plus the container's start and end.
+ */
+async function launchOnlyScript(root: string, image: string, dist: string): Promise<string> {
+  const {openStore} = (await import(`${dist}store/store.js`)) as {
+    openStore: (root: string) => {
+      images: {runnable: (name: string) => {snapshotIds: Array<number | null>} | undefined}
+      snapshots: {directory: (id: number) => string}
+      paths: {containers: string}
+      close: () => void
+    }
+  }
+  const {parseReference, storedName} = (await import(`${dist}reference/reference.js`)) as {
+    parseReference: (text: string) => unknown
+    storedName: (reference: unknown) => string
+  }
+  const store = openStore(root)
+  try {
+    const runnable = store.images.runnable(storedName(parseReference(image)))
+    if (!runnable) throw new Error(`image ${image} is not in the store at ${root}`)
+    const lowerDirs = runnable.snapshotIds.map((id) => store.snapshots.directory(id!)).reverse()
+    const spec = {
+      lowerDirs,
+      args: ['true'],
+      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+      cwd: '/',
+      user: '',
+      hostname: 'bench',
+      interactive: false,
+    }
+    const containers = JSON.stringify(store.paths.containers)
+    return [
+      `const {mkdirSync} = await import('node:fs')`,
+      `const {launch} = await import('${dist}runtime/launcher.js')`,
+      `const containerDir = ${containers} + '/bench-' + process.pid`,
+      `mkdirSync(containerDir, {recursive: true})`,
+      `const result = await launch({...${JSON.stringify(spec)}, containerDir})`,
+      `process.exitCode = result.exitCode`,
+    ].join('\n')
+  } finally {
+    store.close()
   }
 }
 
@@ -121,7 +173,7 @@ async function timeStages(stages: Record<string, Stage[]>, root: string, rounds:
       list.map(({stage, argv}) => ({name: stage, round: async () => (await timeCommand(argv[0]!, argv.slice(1), {env})).milliseconds})),
       rounds,
     )
-    result[kind] = list.map(({stage}) => ({stage, milliseconds: median(samples[stage]!)}))
+    result[kind] = list.map(({stage, baseline}) => ({stage, baseline, milliseconds: median(samples[stage]!)}))
   }
   return result
 }

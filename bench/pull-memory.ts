@@ -60,6 +60,7 @@ async function coldPull(tool: Tool, image: string): Promise<MemoryRun> {
 }
 
 function mebibytes(bytes: number): string {
+  if (bytes >= 1024 ** 3 && bytes % 1024 ** 3 === 0) return `${bytes / 1024 ** 3} GiB`
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 }
 

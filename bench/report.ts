@@ -171,8 +171,10 @@ ${parts.join('\n')}`
 function startupTable(profile: ProfileReport): string {
   const tables = Object.entries(profile.stages ?? {}).map(([kind, stages]) => {
     const lines = stages.map((stage, index) => {
-      const added = index === 0 ? stage.milliseconds : stage.milliseconds - stages[index - 1]!.milliseconds
-      return `| ${stage.stage} | ${stage.milliseconds.toFixed(0)} | ${index === 0 ? '' : added >= 0 ? '+' : ''}${added.toFixed(0)} |`
+      const base = stage.baseline === undefined ? stages[index - 1] : stages.find((other) => other.stage === stage.baseline)
+      const cost = base === undefined ? '' : `${stage.milliseconds >= base.milliseconds ? '+' : ''}${(stage.milliseconds - base.milliseconds).toFixed(0)}`
+      const over = stage.baseline === undefined ? '' : ` (over "${stage.baseline}")`
+      return `| ${stage.stage} | ${stage.milliseconds.toFixed(0)} | ${cost}${over} |`
     })
     return `#### ${kind}
 
@@ -185,7 +187,8 @@ ${lines.join('\n')}
   return `### Stage by stage (no profiler)
 
 Each row is a process that stops after that stage (median of alternating
-rounds), so a row's increase over the one above is what its stage costs.
+rounds); a stage costs its increase over the row above, or over the row it
+names.
 
 ${tables.join('\n')}`
 }
@@ -220,7 +223,7 @@ function format(value: number, unit: string): string {
     if (Math.abs(value) >= 1024) return `${(value / 1024).toFixed(1)} KiB`
     return `${value} B`
   }
-  return `${value} ${unit}`
+  return `${value} ${value === 1 ? unit.replace(/s$/, '') : unit}`
 }
 
 async function firstLine(command: string, args: string[]): Promise<string> {

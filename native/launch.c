@@ -100,6 +100,8 @@ struct options {
     const char *container_dir;
     const char **lower_dirs;
     int lower_count;
+    bool user_xattr;                  // overlay's userxattr option (rootless overlay snapshots)
+    const char *root_tree;            // a whole root tree to bind-mount instead of an overlay
     const char *hostname;
     const char *cwd;
     const char *user;
@@ -235,12 +237,14 @@ static void parse_options(int argc, char **argv, struct options *options) {
         if (strcmp(name, "--read-only") == 0) { options->read_only = true; continue; }
         if (strcmp(name, "--privileged") == 0) { options->privileged = true; continue; }
         if (strcmp(name, "--tty") == 0) { options->tty = true; continue; }
+        if (strcmp(name, "--userxattr") == 0) { options->user_xattr = true; continue; }
         if (index + 1 >= argc) fail(EXIT_SETUP, "option %s needs a value", name);
         const char *value = argv[++index];
         if (strcmp(name, "--parent-pid") == 0) options->parent_pid = atoi(value);
         else if (strcmp(name, "--report-fd") == 0) continue;  // read first thing in main
         else if (strcmp(name, "--container-dir") == 0) options->container_dir = value;
         else if (strcmp(name, "--lower") == 0) options->lower_dirs[options->lower_count++] = value;
+        else if (strcmp(name, "--root-tree") == 0) options->root_tree = value;
         else if (strcmp(name, "--hostname") == 0) options->hostname = value;
         else if (strcmp(name, "--cwd") == 0) options->cwd = value;
         else if (strcmp(name, "--user") == 0) options->user = value;
@@ -261,8 +265,8 @@ static void parse_options(int argc, char **argv, struct options *options) {
     }
 
     if (index + 1 >= argc) fail(EXIT_SETUP, "no command specified");
-    if (options->container_dir == NULL || options->lower_count == 0) {
-        fail(EXIT_SETUP, "--container-dir and at least one --lower are required");
+    if (options->container_dir == NULL || (options->lower_count == 0 && options->root_tree == NULL)) {
+        fail(EXIT_SETUP, "--container-dir and at least one --lower (or --root-tree) are required");
     }
     options->capabilities = apply_capability_changes(options->capabilities, &changes);
     if (options->privileged) options->capabilities = all_capabilities();
@@ -425,6 +429,7 @@ static void mount_overlay_classic(const struct options *options, size_t prefix, 
     append_escaped(data, sizeof data, upper);
     strcat(data, ",workdir=");
     append_escaped(data, sizeof data, work);
+    if (options->user_xattr) strcat(data, ",userxattr");
     if (strlen(data) >= sizeof data - 2) {
         errno = E2BIG;
         fail_errno("overlay options for the image layers");
@@ -456,6 +461,7 @@ static void mount_overlay(const struct options *options, const char *upper, cons
     }
     if (fsconfig(context, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0) fail_with_context(context, upper);
     if (fsconfig(context, FSCONFIG_SET_STRING, "workdir", work, 0) < 0) fail_with_context(context, work);
+    if (options->user_xattr && fsconfig(context, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0) fail_with_context(context, "userxattr");
     if (fsconfig(context, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) fail_with_context(context, "creating the overlay root");
 
     int mount_fd = fsmount(context, FSMOUNT_CLOEXEC, 0);
@@ -538,8 +544,79 @@ static void enter_root(const char *rootfs) {
     if (chdir("/") < 0) fail_errno("/");
 }
 
+// ---------------------------------------------------------------- rootless
+
+// In a user namespace (rootless mydocker) some things only real root may do:
+// device nodes, a sysfs of the host's network namespace, cgroups not
+// delegated. The host's own are bind-mounted (taken before pivot_root) instead.
+static const char *const HOST_DEVICES[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"};
+#define HOST_DEVICE_COUNT (sizeof HOST_DEVICES / sizeof HOST_DEVICES[0])
+static int host_device_trees[HOST_DEVICE_COUNT] = {-1, -1, -1, -1, -1, -1};
+static int host_sys_tree = -1;
+
+// True when this process's user namespace maps less than the whole id space.
+static bool in_user_namespace(void) {
+    char *text = read_text_file("/proc/self/uid_map");
+    if (text == NULL) return false;
+    unsigned long inside = 1, outside = 1, count = 0;
+    bool whole = sscanf(text, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 && outside == 0 &&
+                 count == 4294967295UL && strchr(text, '\n') == text + strlen(text) - 1;
+    free(text);
+    return !whole;
+}
+
+static void warn(const char *format, ...) {
+    char message[1024];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(message, sizeof message, format, args);
+    va_end(args);
+    char line[1100];
+    int length = snprintf(line, sizeof line, "mydocker: warning: %s\n", message);
+    if (length > (int)sizeof line - 1) length = sizeof line - 1;
+    if (write(STDERR_FILENO, line, length) < 0) {
+        // The run goes on either way.
+    }
+}
+
+// Taken while the host is in view; used only where mknod or sysfs is refused.
+static void clone_host_trees(void) {
+    for (size_t index = 0; index < HOST_DEVICE_COUNT; index++) {
+        host_device_trees[index] = open_tree(AT_FDCWD, HOST_DEVICES[index], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    }
+    host_sys_tree = open_tree(AT_FDCWD, "/sys", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (host_sys_tree >= 0) {
+        struct mount_attr attributes = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV};
+        if (mount_setattr(host_sys_tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attributes, sizeof attributes) < 0) {
+            close(host_sys_tree);
+            host_sys_tree = -1;
+        }
+    }
+}
+
+static int host_device_tree(const char *path) {
+    for (size_t index = 0; index < HOST_DEVICE_COUNT; index++) {
+        if (strcmp(HOST_DEVICES[index], path) == 0) return host_device_trees[index];
+    }
+    return -1;
+}
+
 static void make_device(const char *path, unsigned int major_number, unsigned int minor_number) {
-    if (mknod(path, S_IFCHR | 0666, makedev(major_number, minor_number)) < 0) fail_errno(path);
+    if (mknod(path, S_IFCHR | 0666, makedev(major_number, minor_number)) == 0) return;
+    int tree = host_device_tree(path);
+    if (errno != EPERM || tree < 0) fail_errno(path);
+    make_mount_point_file(path);
+    attach_tree(tree, path);
+}
+
+// sysfs belongs to the network namespace; one this user namespace does not own
+// (--network host) refuses it, and the host's is bind-mounted read-only.
+static void mount_sys(const struct options *options) {
+    const unsigned long secure = MS_NOSUID | MS_NOEXEC | MS_NODEV;
+    if (mount("sysfs", "/sys", "sysfs", secure | (options->privileged ? 0 : MS_RDONLY), NULL) == 0) return;
+    if (errno != EPERM || host_sys_tree < 0) fail_errno("mounting sysfs on /sys");
+    attach_tree(host_sys_tree, "/sys");
+    host_sys_tree = -1;
 }
 
 static void make_symlink(const char *target, const char *path) {
@@ -591,7 +668,7 @@ static void mount_kernel_file_systems(const struct options *options) {
     if (mkdir("/proc", 0555) < 0 && errno != EEXIST) fail_errno("/proc");
     mount_or_fail("proc", "/proc", "proc", secure, NULL);
     if (mkdir("/sys", 0555) < 0 && errno != EEXIST) fail_errno("/sys");
-    mount_or_fail("sysfs", "/sys", "sysfs", secure | (options->privileged ? 0 : MS_RDONLY), NULL);
+    mount_sys(options);
     if (mkdir("/dev", 0755) < 0 && errno != EEXIST) fail_errno("/dev");
     mount_dev();
     if (options->privileged) return;
@@ -765,7 +842,11 @@ static void resolve_user(const char *spec, struct identity *identity) {
 }
 
 static void take_identity(const struct identity *identity) {
-    if (setgroups(identity->group_count, identity->groups) < 0) fail_errno("setting supplementary groups");
+    // A user namespace mapping only the user's own group denies setgroups (its
+    // /proc/self/setgroups says "deny"); the process then keeps the groups it has.
+    if (setgroups(identity->group_count, identity->groups) < 0 && !(errno == EPERM && in_user_namespace())) {
+        fail_errno("setting supplementary groups");
+    }
     if (setgid(identity->gid) < 0) fail_errno("setting the group id");
     if (setuid(identity->uid) < 0) fail_errno("setting the user id");
 }
@@ -919,6 +1000,11 @@ static void limit_v2(const struct options *options, struct cgroups *cgroups, pid
 // v1 controllers, an empty v2 hierarchy at /sys/fs/cgroup/unified).
 static void create_cgroups(const struct options *options, struct cgroups *cgroups) {
     if (!wants_cgroups(options)) return;
+    // TODO(#5): use a delegated cgroup (systemd's user@.service on v2) when there is one.
+    if (in_user_namespace() && access("/sys/fs/cgroup", W_OK) < 0 && access("/sys/fs/cgroup/memory", W_OK) < 0) {
+        warn("resource limits are ignored: rootless, and no cgroup is delegated to this user");
+        return;
+    }
     if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) limit_v2(options, cgroups, getpid());
     else limit_v1(options, cgroups, getpid());
 }
@@ -1041,10 +1127,16 @@ __attribute__((noreturn)) static void run_container(struct options *options, int
     join_path(upper, options->container_dir, "upper");
     join_path(work, options->container_dir, "work");
     join_path(rootfs, options->container_dir, "rootfs");
-    if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(rootfs, 0755) < 0) {
-        fail_errno("making the container directories");
+    if (options->root_tree != NULL) {
+        if (mkdir(rootfs, 0755) < 0) fail_errno(rootfs);
+        mount_or_fail(options->root_tree, rootfs, NULL, MS_BIND | MS_REC, NULL);
+    } else {
+        if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(rootfs, 0755) < 0) {
+            fail_errno("making the container directories");
+        }
+        mount_overlay(options, upper, work, rootfs);
     }
-    mount_overlay(options, upper, work, rootfs);
+    if (in_user_namespace()) clone_host_trees();
 
     char *resolv_conf = read_host_resolv_conf(options->resolv_conf, options->new_network);
     clone_volumes(options);

@@ -81,7 +81,8 @@ export function corrupt(message: string, options?: MydockerErrorOptions): Mydock
 export function fromSystemError(error: unknown, what: string, storeRoot?: string): MydockerError {
   if (error instanceof MydockerError) return error
   const errno = (error as NodeJS.ErrnoException | undefined)?.code
-  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+  // SQLITE_FULL is the index's own way of saying the disk is full.
+  if (errno === 'ENOSPC' || errno === 'EDQUOT' || errno === 'SQLITE_FULL') {
     return new MydockerError('NO_SPACE', `no space left on ${storeRoot ?? 'the store'} while ${what}`, {
       cause: error,
       hint: 'free some space (mydocker system prune removes what no image uses) and try again',

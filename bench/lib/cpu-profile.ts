@@ -37,7 +37,8 @@ export interface ProfileSummary {
 
 /** The group a script URL belongs to: a package, a dist/ file, node internals. */
 export function moduleGroup(url: string, functionName: string): string {
-  if (url === '') return functionName.startsWith('(') ? functionName : '(native)'
+  // Frames without a script are V8 states, or node's C++ bindings (fs calls...).
+  if (url === '') return functionName.startsWith('(') ? functionName : '(native bindings)'
   const packageMatch = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)
   if (packageMatch) return packageMatch[1]!
   const ownMatch = /\/(dist|bin)\/(.*)$/.exec(url)

@@ -34,7 +34,7 @@ import {Lease} from '../store/lease.js'
 import type {Store} from '../store/store.js'
 import {readArchive, type ArchiveContents, type ArchiveFile} from './read-archive.js'
 import {CONTAINERD_NAME_ANNOTATION, REF_NAME_ANNOTATION} from './save.js'
-import {ensureLayerSnapshots} from './unpack.js'
+import {ensureLayerSnapshots} from '../service/pull.js'
 
 /** One image a load stored. */
 export interface LoadedImage {

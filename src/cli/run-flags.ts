@@ -1,19 +1,10 @@
 /**
  * The flags of `mydocker run`, declared once. The oclif command builds its flags
- * (help, manifest) from this table, and the fast path in run-entry.ts parses
- * with node's util.parseArgs from the same table, so the two never disagree.
- * This module imports nothing: it is on the warm `run` path.
+ * (help, manifest) from this table, and the fast path in fast-entry.ts parses
+ * from the same table (flag-table.ts), so the two never disagree.
  */
 
-export interface FlagSpec {
-  type: 'string' | 'boolean' | 'integer'
-  char?: string
-  multiple?: boolean
-  description: string
-  /** Allowed values of a string flag. */
-  options?: readonly string[]
-  default?: string | number
-}
+import type {FlagSpec} from './flag-table.js'
 
 export const RUN_FLAGS = {
   env: {type: 'string', char: 'e', multiple: true, description: "set an environment variable, K=V, or K to pass the caller's"},
@@ -42,7 +33,6 @@ export const RUN_FLAGS = {
   privileged: {type: 'boolean', description: 'give the container every capability and no masked paths'},
   'stop-timeout': {type: 'integer', default: 10, description: 'seconds to wait after SIGTERM before SIGKILL'},
   runtime: {type: 'string', options: ['builtin', 'runc'], default: 'builtin', description: 'runtime: builtin or runc'},
-  root: {type: 'string', description: 'store directory (env MYDOCKER_ROOT)'},
 } as const satisfies Record<string, FlagSpec>
 
 export type RunFlagName = keyof typeof RUN_FLAGS

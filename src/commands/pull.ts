@@ -1,4 +1,6 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
+import {oclifFlags} from '../cli/oclif-flags.js'
+import {PULL_FLAGS} from '../cli/pull-flags.js'
 import {BaseCommand} from '../cli/base-command.js'
 
 export default class Pull extends BaseCommand {
@@ -21,15 +23,11 @@ concurrently; the command fails if any of them failed, naming them.`
     reference: Args.string({description: 'image reference, [registry/]name[:tag][@digest]'}),
   }
 
-  static override flags = {
-    platform: Flags.string({description: 'platform to pull from an index, os/arch[/variant]'}),
-    quiet: Flags.boolean({char: 'q', description: 'print only the image digest'}),
-    file: Flags.string({char: 'f', description: 'read references from FILE, one per line (# starts a comment)'}),
-    json: Flags.boolean({description: 'print one JSON object per image'}),
-  }
+  static override flags = oclifFlags(PULL_FLAGS)
 
   async run(): Promise<void> {
-    const {argv, flags} = await this.parse(Pull)
+    // bin/run.js normally takes `pull` down the fast path (cli/fast-entry.ts).
+    const {argv, flags} = (await this.parse(Pull)) as unknown as {argv: string[]; flags: {root?: string; file?: string; platform?: string; quiet: boolean; json: boolean}}
     const {pullCommand} = await import('../cli/pull-runner.js')
     const store = await this.store(flags.root)
     process.exitCode = await pullCommand(store, {

@@ -1,5 +1,6 @@
-import {Args, Flags, type Interfaces} from '@oclif/core'
-import {RUN_FLAGS, type FlagSpec} from '../cli/run-flags.js'
+import {Args} from '@oclif/core'
+import {oclifFlags} from '../cli/oclif-flags.js'
+import {RUN_FLAGS} from '../cli/run-flags.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {flagShapes, splitRunArguments} from '../cli/run-argv.js'
 import {invalidArgument} from '../errors.js'
@@ -30,10 +31,10 @@ cannot be run; 127 when it is not found; 128+N when it dies from signal N.`
     command: Args.string({description: 'command and arguments (default: the image\'s Entrypoint and Cmd)'}),
   }
 
-  static override flags = oclifFlags()
+  static override flags = oclifFlags(RUN_FLAGS)
 
   async run(): Promise<void> {
-    // bin/run.js normally takes `run` down the fast path (cli/run-entry.ts);
+    // bin/run.js normally takes `run` down the fast path (cli/fast-entry.ts);
     // this is the path for `mydocker help run` style invocations and tests.
     const split = splitRunArguments(this.argv, flagShapes(Run.flags))
     if (split.image === undefined) {
@@ -50,20 +51,4 @@ cannot be run; 127 when it is not found; 128+N when it dies from signal N.`
       flags,
     })
   }
-}
-
-type FlagInput = Interfaces.FlagInput
-
-// oclif flags from the shared table; `root` is the base command's.
-function oclifFlags(): FlagInput {
-  const flags: FlagInput = {}
-  for (const [name, spec] of Object.entries(RUN_FLAGS) as Array<[string, FlagSpec]>) {
-    if (name === 'root') continue
-    const common = {char: spec.char as 'e' | undefined, description: spec.description}
-    if (spec.type === 'boolean') flags[name] = Flags.boolean(common)
-    else if (spec.type === 'integer') flags[name] = Flags.integer({...common, default: spec.default as number | undefined})
-    else if (spec.multiple) flags[name] = Flags.string({...common, multiple: true})
-    else flags[name] = Flags.string({...common, options: spec.options as string[] | undefined, default: spec.default as string | undefined})
-  }
-  return flags
 }

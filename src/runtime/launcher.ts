@@ -37,6 +37,17 @@ export interface ResourceLimits {
 export interface LaunchSpec {
   /** Snapshot directories, top-most layer first (each is an overlayfs lower). */
   lowerDirs: string[]
+  /**
+   * Mount the overlay with `userxattr` (rootless: opaque directories carry
+   * user.overlay.opaque, as overlayfs reads them in a user namespace).
+   */
+  userXattr?: boolean
+  /**
+   * A whole root tree made for this run (a copy of a flat snapshot, where no
+   * overlay mounts), inside `containerDir`: it is bind-mounted as the root
+   * instead of an overlay of `lowerDirs`, and removed with the directory.
+   */
+  rootTree?: string
   /** Per-run directory the caller created (empty); the runtime makes upper/, work/, rootfs/ in it and removes it, whole, after the run. */
   containerDir: string
   args: string[]
@@ -108,10 +119,14 @@ interface LauncherReport {
 
 /**
  * Runs the container to completion with stdio inherited and removes
- * `containerDir` afterwards, also when the command was killed. Rejects with a
- * MydockerError only when the command did not start: exitCode 125 when the
- * container could not be set up, 126 when the command cannot be executed, 127
- * when it is not found (the message says which, naming the command).
+ * `containerDir`, also when the command was killed. The launcher removes it
+ * after reporting the end, so the promise may settle while the removal is
+ * still going on (a failure is then printed by the launcher as a warning).
+ * Rejects with a MydockerError only when the command did not start: exitCode
+ * 125 when the container could not be set up, 126 when the command cannot be
+ * executed, 127 when it is not found (the message names the command). With
+ * `tty` the launcher prints such an error on the terminal itself and the
+ * promise resolves with that status instead.
  */
 export async function launch(spec: LaunchSpec): Promise<LaunchResult> {
   let end: LauncherEnd
@@ -144,7 +159,9 @@ async function removeContainerDir(containerDir: string): Promise<MydockerError |
 /** The argv of launch.c for `spec` (exported for tests and docs). */
 export function launcherArguments(spec: LaunchSpec): string[] {
   const args = ['--parent-pid', String(process.pid), '--container-dir', spec.containerDir]
-  for (const lower of spec.lowerDirs) args.push('--lower', lower)
+  if (spec.rootTree !== undefined) args.push('--root-tree', spec.rootTree)
+  else for (const lower of spec.lowerDirs) args.push('--lower', lower)
+  if (spec.userXattr) args.push('--userxattr')
   args.push('--hostname', spec.hostname, '--cwd', spec.cwd, '--user', spec.user)
   if (spec.network === 'none') args.push('--network', 'none')
   if (spec.resolvConfPath !== undefined) args.push('--resolv-conf', spec.resolvConfPath)

@@ -8,6 +8,8 @@ import {existsSync, readFileSync, readdirSync} from 'node:fs'
 import {lstat, readdir} from 'node:fs/promises'
 import {release} from 'node:os'
 import {join} from 'node:path'
+import {runningRootless} from '../rootless/userns.js'
+import {readSnapshotter} from '../snapshot/detect.js'
 import type {SnapshotKind} from '../snapshot/kind.js'
 import type {Store} from '../store/store.js'
 import {isRunning, listContainerRecords} from './containers.js'
@@ -38,7 +40,17 @@ export interface CgroupInfo {
 export interface SystemInfo {
   store: {root: string; usage: StoreUsage}
   /** The snapshot kinds the store holds, and the one `pull` unpacks new layers as. */
-  snapshotter: {inUse: SnapshotKind[]; default: SnapshotKind}
+  snapshotter: {
+    inUse: SnapshotKind[]
+    /** The kind the store unpacks layers as: its recorded choice (src/snapshot/detect.ts), overlay before the first pull. */
+    default: SnapshotKind
+    /** Whether that choice was recorded yet (the probe runs at the first unpack). */
+    recorded: boolean
+    /** Overlay's user.overlay.* xattrs and `userxattr` mount option (rootless overlay). */
+    userXattr: boolean
+    /** Why flat was chosen, when it was. */
+    reason?: string
+  }
   images: {names: number; manifests: number}
   containers: {recorded: number; running: number}
   cgroup: CgroupInfo
@@ -52,12 +64,11 @@ export async function systemInfo(store: Store): Promise<SystemInfo> {
   const records = listContainerRecords(store)
   return {
     store: {root: store.paths.root, usage: await storeUsage(store)},
-    // TODO(#8): report 'flat' once pull chooses it where overlay whiteouts cannot be made.
-    snapshotter: {inUse: snapshotKinds(store), default: 'overlay'},
+    snapshotter: snapshotterInfo(store),
     images: {names: count('SELECT COUNT(*) AS count FROM tags'), manifests: count('SELECT COUNT(*) AS count FROM manifests')},
     containers: {recorded: records.length, running: records.filter((record) => isRunning(record)).length},
     cgroup: detectCgroup(),
-    rootless: process.getuid?.() !== 0,
+    rootless: runningRootless(),
     versions: {mydocker: packageVersion(), node: process.version, kernel: release()},
   }
 }
@@ -73,6 +84,15 @@ async function storeUsage(store: Store): Promise<StoreUsage> {
     containers: await regularFileBytes(store.paths.containers),
     index,
   }
+}
+
+function snapshotterInfo(store: Store): SystemInfo['snapshotter'] {
+  const choice = readSnapshotter(store.paths.root)
+  const inUse = snapshotKinds(store)
+  const kind = choice?.kind ?? inUse[0] ?? 'overlay'
+  const info: SystemInfo['snapshotter'] = {inUse, default: kind, recorded: choice !== undefined, userXattr: choice?.userXattr ?? false}
+  if (choice?.reason) info.reason = choice.reason
+  return info
 }
 
 function snapshotKinds(store: Store): SnapshotKind[] {

@@ -16,7 +16,7 @@ import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import {PassThrough, Transform, type Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
-import {digestMismatch, fromSystemError, invalidArgument, isErrorCode, MydockerError, unsupported} from '../errors.js'
+import {digestMismatch, fromSystemError, invalidArgument, isErrorCode, MydockerError, notFound, unsupported} from '../errors.js'
 import {chainIds} from '../image/chain.js'
 import {createDecompressor} from '../image/decompress.js'
 import {parseImageConfig, parseManifestOrIndex} from '../image/parse.js'
@@ -25,10 +25,12 @@ import type {Descriptor, ImageConfig, ImageManifest, Platform} from '../image/ty
 import {repositoryName, storedName, type Reference} from '../reference/reference.js'
 import type {RegistryClient} from '../registry/client.js'
 import {applyLayer} from '../snapshot/apply.js'
+import {storeSnapshotter, type SnapshotterChoice} from '../snapshot/detect.js'
+import type {Ingest} from '../content/store.js'
 import type {SnapshotInfo} from '../snapshot/store.js'
 import type {StoredLayer} from '../store/images.js'
 import {Lease} from '../store/lease.js'
-import {acquireLock, blobLockKey, snapshotLockKey} from '../store/locks.js'
+import {acquireLock, blobLockKey, snapshotLockKey, type Release} from '../store/locks.js'
 import type {Store} from '../store/store.js'
 
 /** How many layers download and unpack at once. */
@@ -47,6 +49,12 @@ export interface PullOptions {
   registry: RegistryClient
   platform?: Platform
   onEvent?: (event: PullEvent) => void
+  /**
+   * Receives what unpacking could not do exactly and went on without (an owner
+   * outside a rootless user namespace's mapping, a device node it may not
+   * make); by default printed on stderr as "mydocker: warning: ...".
+   */
+  onWarning?: (message: string) => void
 }
 
 export interface PullResult {
@@ -69,10 +77,14 @@ export async function pullImage(store: Store, reference: Reference, options: Pul
     await store.snapshots.removeAbandoned()
     const resolved = await resolveManifest(store, reference, options, lease)
     const emit = options.onEvent ?? (() => {})
+    const snapshotter = await storeSnapshotter(store)
     emit({type: 'resolved', name, manifestDigest: resolved.digest, layers: resolved.manifest.layers})
 
-    const config = await storeConfig(store, reference, resolved.manifest.config, options.registry, lease)
-    const layers = await storeLayers(store, reference, resolved.manifest, config, {...options, lease, emit})
+    // The config and the layers are fetched at once: a layer's request goes out
+    // before the config arrives, and only its unpacking waits for the diff IDs.
+    const configPromise = storeConfig(store, reference, resolved.manifest.config, options.registry, lease)
+    const layersPromise = storeLayers(store, reference, resolved.manifest, configPromise, {...options, lease, emit, snapshotter})
+    const [config, layers] = await Promise.all([configPromise, layersPromise])
 
     store.images.recordImage({
       name,
@@ -176,6 +188,8 @@ async function storeConfig(
 interface LayerContext extends PullOptions {
   lease: Lease
   emit: (event: PullEvent) => void
+  /** The store's snapshot kind: flat snapshots are built bottom-first, each from a copy of the one below. */
+  snapshotter: SnapshotterChoice
 }
 
 interface LayerOutcome {
@@ -187,17 +201,12 @@ async function storeLayers(
   store: Store,
   reference: Reference,
   manifest: ImageManifest,
-  config: ImageConfig,
+  config: Promise<ImageConfig>,
   context: LayerContext,
 ): Promise<LayerOutcome[]> {
-  const diffIds = config.rootfs.diff_ids
-  if (diffIds.length !== manifest.layers.length) {
-    throw new MydockerError(
-      'CORRUPT',
-      `image config lists ${diffIds.length} diff IDs for ${manifest.layers.length} layers`,
-    )
-  }
-  const chains = chainIds(diffIds)
+  const chains = config.then((resolved) => layerChains(manifest, resolved))
+  // Whoever needs the chains sees a failure; this only stops an unhandled rejection.
+  chains.catch(() => {})
   for (const layer of manifest.layers) context.emit({type: 'layer', digest: layer.digest, status: 'waiting'})
 
   // Each layer's promise resolves with its snapshot, so a layer that must look
@@ -210,10 +219,26 @@ async function storeLayers(
       const below = await Promise.all(outcomes.slice(0, position))
       return below.reverse().map((outcome) => store.snapshots.directory(outcome.snapshot.id))
     }
-    const task = {descriptor, diffId: diffIds[position], chainId: chains[position], parentChainId: chains[position - 1] ?? null, lowers}
-    outcomes.push(limit(() => ensureLayer(store, reference, task, context)))
+    const chain = chains.then((all) => all[position])
+    outcomes.push(limit(() => ensureLayer(store, reference, {descriptor, chain, lowers}, context)))
   })
   return settleAll(outcomes)
+}
+
+/** What the config says of each layer: its diff ID and chain IDs. */
+interface LayerChain {
+  diffId: string
+  chainId: string
+  parentChainId: string | null
+}
+
+function layerChains(manifest: ImageManifest, config: ImageConfig): LayerChain[] {
+  const diffIds = config.rootfs.diff_ids
+  if (diffIds.length !== manifest.layers.length) {
+    throw new MydockerError('CORRUPT', `image config lists ${diffIds.length} diff IDs for ${manifest.layers.length} layers`)
+  }
+  const chains = chainIds(diffIds)
+  return diffIds.map((diffId, position) => ({diffId, chainId: chains[position], parentChainId: chains[position - 1] ?? null}))
 }
 
 // Like Promise.all, but waits for every layer to stop before rejecting, so no
@@ -227,43 +252,75 @@ async function settleAll<T>(promises: Array<Promise<T>>): Promise<T[]> {
 
 interface LayerTask {
   descriptor: Descriptor
-  diffId: string
-  chainId: string
-  parentChainId: string | null
+  /** Resolves once the config is stored. */
+  chain: Promise<LayerChain>
+  lowers: () => Promise<string[]>
+}
+
+/** A layer whose diff ID and chain ID are known. */
+interface ResolvedLayer extends LayerChain {
+  descriptor: Descriptor
   lowers: () => Promise<string[]>
 }
 
 async function ensureLayer(store: Store, reference: Reference, task: LayerTask, context: LayerContext): Promise<LayerOutcome> {
-  const {descriptor} = task
-  context.lease.hold(descriptor.digest)
-  context.lease.hold(task.chainId)
-  const outcome = () => ({stored: storedLayer(task), snapshot: store.snapshots.get(task.chainId)!})
-  if (store.content.info(descriptor.digest) && store.snapshots.get(task.chainId)) {
-    context.emit({type: 'layer', digest: descriptor.digest, status: 'exists'})
-    return outcome()
-  }
+  context.lease.hold(task.descriptor.digest)
+  if (store.content.info(task.descriptor.digest)) return ensureSnapshotOfStoredBlob(store, task, context)
 
-  const releaseBlob = await acquireLock(store.paths.locks, blobLockKey(descriptor.digest))
-  const releaseSnapshot = await acquireLock(store.paths.locks, snapshotLockKey(task.chainId))
+  const releaseBlob = await acquireLock(store.paths.locks, blobLockKey(task.descriptor.digest))
+  let releaseSnapshot: Release | undefined
   try {
-    const haveBlob = store.content.info(descriptor.digest) !== undefined
-    const haveSnapshot = store.snapshots.get(task.chainId) !== undefined
-    if (haveBlob && haveSnapshot) {
-      context.emit({type: 'layer', digest: descriptor.digest, status: 'exists'})
-    } else if (haveBlob) {
-      await unpackStoredBlob(store, task, context)
-    } else {
-      await downloadLayer(store, reference, task, context, !haveSnapshot)
+    // Another process may have stored the blob while this one waited.
+    if (store.content.info(task.descriptor.digest)) {
+      await releaseBlob()
+      return ensureSnapshotOfStoredBlob(store, task, context)
     }
-    context.emit({type: 'layer', digest: descriptor.digest, status: 'complete'})
-    return outcome()
+    // The blob's request goes out now; its bytes wait until the chain is known.
+    const early = await startDownload(store, reference, task.descriptor, context)
+    const layer = await resolveLayer(task, context).catch(async (error) => {
+      await early.cancel()
+      throw error
+    })
+    releaseSnapshot = await acquireLock(store.paths.locks, snapshotLockKey(layer.chainId))
+    await downloadLayer(store, layer, early, context, store.snapshots.get(layer.chainId) === undefined)
+    context.emit({type: 'layer', digest: layer.descriptor.digest, status: 'complete'})
+    return outcome(store, layer)
   } finally {
-    await releaseSnapshot()
-    await releaseBlob()
+    await releaseSnapshot?.()
+    await releaseBlob().catch(() => {})
   }
 }
 
-function storedLayer(task: LayerTask): StoredLayer {
+// The blob is stored (and so not written by anyone): only the snapshot's lock
+// is needed, to build it once.
+async function ensureSnapshotOfStoredBlob(store: Store, task: LayerTask, context: LayerContext): Promise<LayerOutcome> {
+  const layer = await resolveLayer(task, context)
+  const digest = layer.descriptor.digest
+  if (store.snapshots.get(layer.chainId)) {
+    context.emit({type: 'layer', digest, status: 'exists'})
+    return outcome(store, layer)
+  }
+  const release = await acquireLock(store.paths.locks, snapshotLockKey(layer.chainId))
+  try {
+    if (!store.snapshots.get(layer.chainId)) await unpackStoredBlob(store, layer, context)
+    context.emit({type: 'layer', digest, status: 'complete'})
+    return outcome(store, layer)
+  } finally {
+    await release()
+  }
+}
+
+async function resolveLayer(task: LayerTask, context: LayerContext): Promise<ResolvedLayer> {
+  const chain = await task.chain
+  context.lease.hold(chain.chainId)
+  return {...chain, descriptor: task.descriptor, lowers: task.lowers}
+}
+
+function outcome(store: Store, layer: ResolvedLayer): LayerOutcome {
+  return {stored: storedLayer(layer), snapshot: store.snapshots.get(layer.chainId)!}
+}
+
+function storedLayer(task: ResolvedLayer): StoredLayer {
   return {
     blobDigest: task.descriptor.digest,
     mediaType: task.descriptor.mediaType,
@@ -273,30 +330,62 @@ function storedLayer(task: LayerTask): StoredLayer {
   }
 }
 
-// Downloads a layer blob; with `unpack`, the same bytes are unpacked as they
-// arrive. A resumed download (bytes already in the ingest file) is unpacked from
-// the stored blob afterwards instead, since the unpacker needs the whole stream.
-async function downloadLayer(
+/** A blob download whose request is made and whose bytes have not been read yet. */
+interface StartedDownload {
+  ingest: Ingest
+  source: Readable
+  cancel(): Promise<void>
+}
+
+// Opens the ingest file (re-hashing what a killed pull left) and makes the
+// request from the first byte not yet there.
+async function startDownload(
   store: Store,
   reference: Reference,
-  task: LayerTask,
+  descriptor: Descriptor,
+  context: LayerContext,
+): Promise<StartedDownload> {
+  const ingest = await store.content.openIngest(descriptor.digest, descriptor.size)
+  try {
+    const source = await context.registry.fetchBlob(reference, descriptor, {offset: ingest.offset})
+    const cancel = async () => {
+      source.destroy()
+      await ingest.abort(true)
+    }
+    return {ingest, source, cancel}
+  } catch (error) {
+    await ingest.abort(true)
+    throw asStoreError(error, store, `downloading layer ${descriptor.digest}`)
+  }
+}
+
+// Reads a started download into the store; with `unpack`, the same bytes are
+// unpacked as they arrive. A resumed download (bytes already in the ingest file)
+// is unpacked from the stored blob afterwards instead, since the unpacker needs
+// the whole stream.
+async function downloadLayer(
+  store: Store,
+  layer: ResolvedLayer,
+  download: StartedDownload,
   context: LayerContext,
   unpack: boolean,
 ): Promise<void> {
-  const {descriptor} = task
-  const ingest = await store.content.openIngest(descriptor.digest, descriptor.size)
-  const pipelined = unpack && ingest.offset === 0
+  const {descriptor} = layer
+  const {ingest, source} = download
+  // A flat snapshot starts as a copy of the one below, which may not exist
+  // yet: its layer is unpacked from the stored blob once that one is built,
+  // so the downloads still run in parallel.
+  const pipelined = unpack && ingest.offset === 0 && context.snapshotter.kind === 'overlay'
   let completed = false
   let counted: Readable | undefined
   let unpacking: Unpacking | undefined
   try {
-    const source = await context.registry.fetchBlob(reference, descriptor, {offset: ingest.offset})
     counted = countBytes(source, ingest.offset, (current) =>
       context.emit({type: 'layer', digest: descriptor.digest, status: 'downloading', current, total: descriptor.size}),
     )
-    const download = pipeline(counted, ingest.stream)
-    unpacking = pipelined ? unpackStream(store, task, counted) : undefined
-    await Promise.all([download, unpacking?.built])
+    const written = pipeline(counted, ingest.stream)
+    unpacking = pipelined ? unpackStream(store, layer, counted, context) : undefined
+    await Promise.all([written, unpacking?.built])
 
     context.emit({type: 'layer', digest: descriptor.digest, status: 'verifying'})
     await ingest.commit(descriptor.mediaType).catch(async (error) => {
@@ -318,12 +407,12 @@ async function downloadLayer(
     if (!completed) await ingest.abort(!isErrorCode(error, 'DIGEST_MISMATCH') && !isErrorCode(error, 'NO_SPACE'))
     throw error
   }
-  if (unpack && !pipelined) await unpackStoredBlob(store, task, context)
+  if (unpack && !pipelined) await unpackStoredBlob(store, layer, context)
 }
 
-async function unpackStoredBlob(store: Store, task: LayerTask, context: LayerContext): Promise<void> {
+async function unpackStoredBlob(store: Store, task: ResolvedLayer, context: LayerContext): Promise<void> {
   context.emit({type: 'layer', digest: task.descriptor.digest, status: 'extracting'})
-  const unpacking = unpackStream(store, task, createReadStream(store.content.blobPath(task.descriptor.digest)))
+  const unpacking = unpackStream(store, task, createReadStream(store.content.blobPath(task.descriptor.digest)), context)
   await unpacking.built
   await unpacking.commit()
 }
@@ -337,8 +426,9 @@ interface Unpacking {
 
 // Decompresses `source` into a new snapshot, hashing the tar stream for the diff
 // ID. Nothing is committed until `commit`, after the caller verified the blob.
-function unpackStream(store: Store, task: LayerTask, source: Readable): Unpacking {
+function unpackStream(store: Store, task: ResolvedLayer, source: Readable, context: LayerContext): Unpacking {
   const prepared = store.snapshots.prepare()
+  const {kind, userXattr} = context.snapshotter
   const diffHash = createHash('sha256')
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -349,9 +439,14 @@ function unpackStream(store: Store, task: LayerTask, source: Readable): Unpackin
   const tar = new PassThrough({highWaterMark: 1 << 20})
   const decompressed = pipeline(source, createDecompressor(task.descriptor.digest), hashing, tar)
   let size = 0
-  const applied = applyLayer({target: prepared.directory, tar, kind: 'overlay', lowers: task.lowers}).then((result) => {
-    size = result.size
-  })
+  const onWarning = context.onWarning ?? ((message: string) => process.stderr.write(`mydocker: warning: ${message}\n`))
+  const applied = startFrom(kind, task, prepared.directory)
+    .then(() => applyLayer({target: prepared.directory, tar, kind, lowers: kind === 'flat' ? async () => [] : task.lowers, userXattr, onWarning}))
+    .then((result) => {
+      size = result.size
+    })
+  // A failed copy leaves the stream unread; ending it lets the download settle.
+  if (kind === 'flat') applied.catch((error) => tar.destroy(error as Error))
 
   const built = Promise.all([decompressed, applied]).then(() => {
     const diffId = `sha256:${diffHash.digest('hex')}`
@@ -367,11 +462,27 @@ function unpackStream(store: Store, task: LayerTask, source: Readable): Unpackin
         chainId: task.chainId,
         diffId: task.diffId,
         parentChainId: task.parentChainId,
-        kind: 'overlay',
+        kind,
         size,
       })
     },
     discard: () => store.snapshots.abort(prepared),
+  }
+}
+
+// A flat snapshot starts as a copy of its parent's (the whole tree below it):
+// cp keeps owners, modes, times, extended attributes and hard links, and
+// shares blocks where the file system can (reflink).
+async function startFrom(kind: SnapshotterChoice['kind'], task: ResolvedLayer, target: string): Promise<void> {
+  if (kind !== 'flat' || task.parentChainId === null) return
+  const [parent] = await task.lowers()
+  const {execFile} = await import('node:child_process')
+  const {promisify} = await import('node:util')
+  try {
+    await promisify(execFile)('cp', ['-a', '--reflink=auto', '--', `${parent}/.`, `${target}/`])
+  } catch (error) {
+    const detail = ((error as {stderr?: string}).stderr ?? '').trim() || (error as Error).message
+    throw new MydockerError('INTERNAL', `copying snapshot ${parent} for layer ${task.descriptor.digest}: ${detail}`, {cause: error})
   }
 }
 
@@ -420,4 +531,44 @@ async function readAll(stream: Readable, cap: number): Promise<Buffer> {
     chunks.push(chunk)
   }
   return Buffer.concat(chunks)
+}
+
+/** The layers of an image with their snapshots, as recordImage wants them. */
+export interface UnpackedLayers {
+  layers: StoredLayer[]
+  /** Sum of the snapshot sizes. */
+  unpackedSize: number
+}
+
+/**
+ * Makes sure every layer of an image whose blobs are all stored (as `load`
+ * brings them) has its snapshot, unpacking the missing ones exactly as a pull
+ * does. The chain IDs are held by `lease` until the caller records the image.
+ * Throws CORRUPT when the diff IDs do not match the layers, DIGEST_MISMATCH when
+ * a layer unpacks to another diff ID, NOT_FOUND when a blob is not stored.
+ */
+export async function ensureLayerSnapshots(
+  store: Store,
+  layers: Descriptor[],
+  diffIds: string[],
+  lease: Lease,
+): Promise<UnpackedLayers> {
+  const manifest: ImageManifest = {schemaVersion: 2, config: {mediaType: '', digest: '', size: 0}, layers}
+  const config = {architecture: '', os: '', rootfs: {type: 'layers', diff_ids: diffIds}} satisfies ImageConfig
+  const registry: RegistryClient = {
+    headManifest: async () => undefined,
+    getManifest: async () => {
+      throw notFound('no registry to fetch a manifest from')
+    },
+    fetchBlob: async (_reference, descriptor) => {
+      throw notFound(`blob ${descriptor.digest} is not in the store`)
+    },
+  }
+  const reference = {registry: 'localhost', repository: 'load'}
+  const context = {registry, lease, emit: () => {}, snapshotter: await storeSnapshotter(store)}
+  const outcomes = await storeLayers(store, reference, manifest, Promise.resolve(config), context)
+  return {
+    layers: outcomes.map((layer) => layer.stored),
+    unpackedSize: outcomes.reduce((total, layer) => total + layer.snapshot.size, 0),
+  }
 }

@@ -8,11 +8,11 @@
 import {randomBytes} from 'node:crypto'
 import {mkdirSync} from 'node:fs'
 import {join} from 'node:path'
-import {corrupt, invalidArgument, MydockerError, notFound} from '../errors.js'
+import {corrupt, fromSystemError, invalidArgument, MydockerError, notFound} from '../errors.js'
 import type {ImageConfig} from '../image/types.js'
 import {parseReference, storedName, type Reference} from '../reference/reference.js'
 import {parseEnvironmentOption, readEnvironmentFile} from '../runtime/env.js'
-import type {LaunchSpec, VolumeMount} from '../runtime/launcher.js'
+import type {LaunchSpec, ResourceLimits, VolumeMount} from '../runtime/launcher.js'
 import {buildProcessSpec} from '../runtime/process-spec.js'
 import type {RunnableImage} from '../store/images.js'
 import {ownIdentity} from '../store/process.js'
@@ -57,14 +57,14 @@ export interface RunRequest {
 /** Runs the request to completion; resolves with the exit status to return. */
 export async function runContainer(store: Store, request: RunRequest): Promise<number> {
   const reference = parseReference(request.image)
-  const image = await findOrPull(store, reference, request.flags)
-  const config = readConfig(store, image)
+  const found = await findOrPull(store, reference, request.flags)
 
   const id = randomBytes(32).toString('hex')
   const hostname = request.flags.hostname ?? id.slice(0, 12)
   reapDeadContainers(store)
-  recordContainer(store, {id, image, request})
+  const image = claimImage(store, found.name, {id, request})
   try {
+    const config = readConfig(store, image)
     const spec = await launchSpec(store, image, config, {id, hostname, request})
     if (request.flags.runtime === 'runc') {
       const {runWithRunc} = await import('./run-runc.js')
@@ -139,14 +139,19 @@ async function launchSpec(store: Store, image: RunnableImage, config: ImageConfi
   })
 
   const containerDir = join(store.paths.containers, context.id)
-  mkdirSync(containerDir, {recursive: true})
+  try {
+    mkdirSync(containerDir, {recursive: true})
+  } catch (error) {
+    throw fromSystemError(error, `creating container directory ${containerDir}`, store.paths.root)
+  }
   return {
-    // Overlay wants the top-most lower first; the index lists the bottom first.
-    lowerDirs: image.snapshotIds.map((id) => store.snapshots.directory(id!)).reverse(),
+    ...(await rootSpec(store, image, containerDir)),
     containerDir,
     ...processSpec,
     hostname: context.hostname,
     interactive: flags.interactive,
+    tty: flags.tty,
+    resources: resourceLimits(flags),
     network: flags.network === 'none' ? 'none' : 'host',
     init: flags.init,
     stopTimeout: flags['stop-timeout'],
@@ -159,11 +164,66 @@ async function launchSpec(store: Store, image: RunnableImage, config: ImageConfi
   }
 }
 
+// Overlay snapshots are all lowers, top-most first (the index lists the bottom
+// first); a flat one holds the whole tree, so only the top one is. Where no
+// overlay mounts, a flat run gets a copy of that tree (slow, but correct).
+async function rootSpec(store: Store, image: RunnableImage, containerDir: string): Promise<Pick<LaunchSpec, 'lowerDirs' | 'userXattr' | 'rootTree'>> {
+  const ids = image.snapshotIds as number[]
+  const top = ids[ids.length - 1]
+  const row = store.db.prepare('SELECT kind FROM snapshots WHERE id = ?').get(top) as {kind: string} | undefined
+  const {readSnapshotter} = await import('../snapshot/detect.js')
+  const choice = readSnapshotter(store.paths.root)
+  const userXattr = choice?.userXattr ?? false
+  if (row?.kind !== 'flat') return {lowerDirs: ids.map((id) => store.snapshots.directory(id)).reverse(), userXattr}
+
+  const lowerDirs = [store.snapshots.directory(top)]
+  if (choice?.overlayMount !== false) return {lowerDirs, userXattr}
+  const rootTree = join(containerDir, 'tree')
+  const {execFile} = await import('node:child_process')
+  const {promisify} = await import('node:util')
+  try {
+    await promisify(execFile)('cp', ['-a', '--reflink=auto', '--', lowerDirs[0], rootTree])
+  } catch (error) {
+    const detail = ((error as {stderr?: string}).stderr ?? '').trim() || (error as Error).message
+    throw fromSystemError(Object.assign(new Error(detail, {cause: error}), {code: (error as {code?: unknown}).code}), `copying snapshot ${lowerDirs[0]} for the container's root`, store.paths.root)
+  }
+  return {lowerDirs, userXattr, rootTree}
+}
+
 async function environmentOptions(flags: RunFlags): Promise<string[]> {
   const fromFiles = []
   for (const file of flags['env-file'] ?? []) fromFiles.push(...(await readEnvironmentFile(file, process.env)))
   const fromFlags = (flags.env ?? []).flatMap((value) => parseEnvironmentOption(value, process.env) ?? [])
   return [...fromFiles, ...fromFlags]
+}
+
+/** --memory, --memory-swap, --pids-limit and --cpus as the runtime takes them. */
+export function resourceLimits(flags: Pick<RunFlags, 'memory' | 'memory-swap' | 'pids-limit' | 'cpus'>): ResourceLimits {
+  const limits: ResourceLimits = {}
+  if (flags.memory !== undefined) limits.memory = parseBytes(flags.memory, '--memory')
+  if (flags['memory-swap'] !== undefined) {
+    limits.memorySwap = flags['memory-swap'] === '-1' ? -1 : parseBytes(flags['memory-swap'], '--memory-swap')
+  }
+  if (flags['pids-limit'] !== undefined) limits.pidsLimit = flags['pids-limit']
+  if (flags.cpus !== undefined) {
+    const cpus = Number(flags.cpus)
+    if (!Number.isFinite(cpus) || cpus <= 0) throw invalidArgument(`invalid --cpus "${flags.cpus}": expected a positive number such as 0.5`)
+    limits.cpus = cpus
+  }
+  return limits
+}
+
+const BYTE_UNITS: Record<string, number> = {'': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4}
+
+// Docker's RAMInBytes: a number with an optional k, m, g or t (binary units).
+function parseBytes(text: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?$/i.exec(text.trim())
+  if (!match) throw invalidArgument(`invalid ${flag} "${text}": expected a size such as 64m or 1g`)
+  const bytes = Math.floor(Number(match[1]) * BYTE_UNITS[match[2].toLowerCase()])
+  if (flag === '--memory' && bytes < 6 * 1024 * 1024) {
+    throw invalidArgument(`invalid ${flag} "${text}": the minimum memory limit is 6m`)
+  }
+  return bytes
 }
 
 /** Parses `-v HOST:CONTAINER[:ro|rw]`. */
@@ -179,22 +239,34 @@ export function parseVolume(value: string): VolumeMount {
   return {source, target, readOnly: mode === 'ro'}
 }
 
-function recordContainer(store: Store, context: {id: string; image: RunnableImage; request: RunRequest}): void {
+// Looks the image up again and records the container in one write transaction:
+// garbage collection (also one write transaction) then either sees the
+// container and keeps the image's content, or has already removed the name.
+function claimImage(store: Store, name: string, context: {id: string; request: RunRequest}): RunnableImage {
   const {pid, start} = ownIdentity()
-  const {id, image, request} = context
+  const {id, request} = context
+  const insert = store.db.prepare(
+    `INSERT INTO containers (id, name, image, manifest_digest, command, pid, pid_start, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  )
   try {
-    store.db
-      .prepare(
-        `INSERT INTO containers (id, name, image, manifest_digest, command, pid, pid_start, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(id, request.flags.name ?? null, image.name, image.manifestDigest, JSON.stringify(request.command), pid, start ?? null, Date.now())
+    return store.db
+      .transaction(() => {
+        const image = store.images.runnable(name)
+        if (!image || image.snapshotIds.some((snapshot) => snapshot === null)) {
+          throw notFound(`image ${name} was removed while the container was starting`, {hint: 'run it again'})
+        }
+        const command = JSON.stringify(request.command)
+        insert.run(id, request.flags.name ?? null, image.name, image.manifestDigest, command, pid, start ?? null, Date.now())
+        return image
+      })
+      .immediate()
   } catch (error) {
     if ((error as {code?: string}).code === 'SQLITE_CONSTRAINT_UNIQUE') {
       throw invalidArgument(`the container name "${request.flags.name}" is already in use`, {
         hint: 'choose another --name, or stop the container that has it',
       })
     }
-    throw error
+    throw fromSystemError(error, 'recording the container', store.paths.root)
   }
 }

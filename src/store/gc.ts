@@ -54,17 +54,21 @@ export async function collectGarbage(store: Store): Promise<CollectResult> {
   return result
 }
 
+// Selected and deleted in one write transaction, so a run that records its
+// container (in its own write transaction) either keeps the manifest or finds it gone.
 function deleteUnreachableManifests(store: Store, leased: Set<string>): void {
-  const rows = store.db
-    .prepare(
-      `SELECT digest FROM manifests m
-       WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_digest = m.digest)
-         AND NOT EXISTS (SELECT 1 FROM containers c WHERE c.manifest_digest = m.digest)`,
-    )
-    .all() as Array<{digest: string}>
-  const doomed = rows.filter((row) => !leased.has(row.digest))
+  const select = store.db.prepare(
+    `SELECT digest FROM manifests m
+     WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_digest = m.digest)
+       AND NOT EXISTS (SELECT 1 FROM containers c WHERE c.manifest_digest = m.digest)`,
+  )
   const remove = store.db.prepare('DELETE FROM manifests WHERE digest = ?')
-  store.db.transaction(() => doomed.forEach((row) => remove.run(row.digest))).immediate()
+  store.db
+    .transaction(() => {
+      const rows = select.all() as Array<{digest: string}>
+      for (const row of rows) if (!leased.has(row.digest) && !isLeased(store, row.digest)) remove.run(row.digest)
+    })
+    .immediate()
 }
 
 const UNREACHABLE_BLOB = `

@@ -1,0 +1,76 @@
+/**
+ * The fast paths of `mydocker run` and `mydocker pull`, taken by bin/run.js
+ * before oclif loads.
+ *
+ * oclif's start-up (its module graph, config and plugin loading) costs several
+ * times a bare node start, and these are the commands scripts call thousands of
+ * times. They are parsed here from the same flag tables their oclif classes are
+ * built from; `--help` still goes through oclif. See docs/performance.md.
+ */
+import {invalidArgument} from '../errors.js'
+import type {RunFlags} from '../service/run.js'
+import {flagShapesOf, parseFlagTable} from './flag-table.js'
+import {PULL_FLAGS} from './pull-flags.js'
+import {reportError} from './report-error.js'
+import {splitRunArguments} from './run-argv.js'
+import {RUN_FLAGS} from './run-flags.js'
+
+/** The commands that have a fast path. */
+export const FAST_COMMANDS = new Set(['run', 'pull'])
+
+/** True when `argv` (after the command) asks for help, which oclif renders. */
+export function wantsHelp(command: string, argv: string[]): boolean {
+  if (command === 'run') return splitRunArguments(argv, flagShapesOf(RUN_FLAGS)).flags.includes('--help')
+  return argv.includes('--help')
+}
+
+/** Runs `mydocker COMMAND ARGV...`; sets process.exitCode, never throws. */
+export async function runFast(command: string, argv: string[]): Promise<void> {
+  try {
+    if (command === 'run') await run(argv)
+    else await pull(argv)
+  } catch (error) {
+    reportError(error as Error)
+  }
+}
+
+async function run(argv: string[]): Promise<void> {
+  const split = splitRunArguments(argv, flagShapesOf(RUN_FLAGS))
+  const {flags} = parseFlagTable(RUN_FLAGS, split.flags, 'run')
+  if (split.image === undefined) {
+    throw invalidArgument('"mydocker run" requires at least 1 argument: the image', {
+      hint: 'mydocker run [OPTIONS] IMAGE [COMMAND [ARG...]]',
+    })
+  }
+
+  const {runContainer} = await import('../service/run.js')
+  await withStore(flags.root as string | undefined, async (store) => {
+    process.exitCode = await runContainer(store, {image: split.image!, command: split.command, flags: flags as unknown as RunFlags})
+  })
+}
+
+async function pull(argv: string[]): Promise<void> {
+  const {flags, positionals} = parseFlagTable(PULL_FLAGS, argv, 'pull')
+  const {pullCommand} = await import('./pull-runner.js')
+  await withStore(flags.root as string | undefined, async (store) => {
+    process.exitCode = await pullCommand(store, {
+      references: positionals,
+      file: flags.file as string | undefined,
+      platform: flags.platform as string | undefined,
+      quiet: flags.quiet as boolean,
+      json: flags.json as boolean,
+      stdout: process.stdout,
+      stderr: process.stderr,
+    })
+  })
+}
+
+async function withStore(root: string | undefined, work: (store: import('../store/store.js').Store) => Promise<void>): Promise<void> {
+  const [{openStore}, {resolveStoreRoot}] = await Promise.all([import('../store/store.js'), import('../store/root.js')])
+  const store = openStore(resolveStoreRoot(root))
+  try {
+    await work(store)
+  } finally {
+    store.close()
+  }
+}
