@@ -553,6 +553,7 @@ static const char *const HOST_DEVICES[] = {"/dev/null", "/dev/zero", "/dev/full"
 #define HOST_DEVICE_COUNT (sizeof HOST_DEVICES / sizeof HOST_DEVICES[0])
 static int host_device_trees[HOST_DEVICE_COUNT] = {-1, -1, -1, -1, -1, -1};
 static int host_sys_tree = -1;
+static int proc_tree = -1;
 
 // True when this process's user namespace maps less than the whole id space.
 static bool in_user_namespace(void) {
@@ -579,8 +580,21 @@ static void warn(const char *format, ...) {
     }
 }
 
+// The kernel lets a user namespace mount proc only while a proc mount is in
+// view, which the host's no longer is after pivot_root: the container's is
+// made (as a detached mount, for this PID namespace) before.
+static void make_proc_tree(void) {
+    int context = fsopen("proc", FSOPEN_CLOEXEC);
+    if (context < 0) fail_errno("opening a proc file system");
+    if (fsconfig(context, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) fail_with_context(context, "creating /proc");
+    proc_tree = fsmount(context, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV);
+    if (proc_tree < 0) fail_with_context(context, "mounting /proc");
+    close(context);
+}
+
 // Taken while the host is in view; used only where mknod or sysfs is refused.
 static void clone_host_trees(void) {
+    make_proc_tree();
     for (size_t index = 0; index < HOST_DEVICE_COUNT; index++) {
         host_device_trees[index] = open_tree(AT_FDCWD, HOST_DEVICES[index], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     }
@@ -666,7 +680,8 @@ static void make_path_read_only(const char *path) {
 static void mount_kernel_file_systems(const struct options *options) {
     const unsigned long secure = MS_NOSUID | MS_NOEXEC | MS_NODEV;
     if (mkdir("/proc", 0555) < 0 && errno != EEXIST) fail_errno("/proc");
-    mount_or_fail("proc", "/proc", "proc", secure, NULL);
+    if (proc_tree >= 0) attach_tree(proc_tree, "/proc");
+    else mount_or_fail("proc", "/proc", "proc", secure, NULL);
     if (mkdir("/sys", 0555) < 0 && errno != EEXIST) fail_errno("/sys");
     mount_sys(options);
     if (mkdir("/dev", 0755) < 0 && errno != EEXIST) fail_errno("/dev");

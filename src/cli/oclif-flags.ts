@@ -8,7 +8,8 @@ export function oclifFlags(table: FlagTable): Interfaces.FlagInput {
     const common = {char: spec.char as 'e' | undefined, description: spec.description}
     if (spec.type === 'boolean') flags[name] = Flags.boolean(common)
     else if (spec.type === 'integer') flags[name] = Flags.integer({...common, default: spec.default as number | undefined})
-    else if (spec.multiple) flags[name] = Flags.string({...common, multiple: true})
+    // Non-greedy: `-e X IMAGE cmd` must not take IMAGE as a second value of -e.
+    else if (spec.multiple) flags[name] = Flags.string({...common, multiple: true, multipleNonGreedy: true})
     else flags[name] = Flags.string({...common, options: spec.options as string[] | undefined, default: spec.default as string | undefined})
   }
   return flags

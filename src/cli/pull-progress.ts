@@ -72,7 +72,7 @@ async function terminalProgress(stream: NodeJS.WriteStream, label: string): Prom
       if (event.total) row.setTotal(event.total)
       row.update(event.current ?? (event.status === 'complete' || event.status === 'exists' ? row.getTotal() : 0), {
         status: STATUS_TEXT[event.status],
-        bytes: event.status === 'downloading' ? bytes : '',
+        bytes: event.status === 'downloading' || event.status === 'extracting' ? bytes : '',
       })
     },
     stop() {

@@ -29,8 +29,8 @@ executed, 127 when it is not found); signals sent to mydocker are passed on.`
     tty: Flags.boolean({char: 't', description: 'run the command on a pseudo-terminal'}),
     user: Flags.string({char: 'u', description: 'user to run as: name|uid[:group|gid] (default: the container\'s)'}),
     workdir: Flags.string({char: 'w', description: 'working directory inside the container (default: the container\'s)'}),
-    env: Flags.string({char: 'e', description: 'set an environment variable: KEY=VALUE, or KEY to pass mydocker\'s own', multiple: true}),
-    'env-file': Flags.string({description: 'read environment variables from a file', multiple: true}),
+    env: Flags.string({char: 'e', description: 'set an environment variable: KEY=VALUE, or KEY to pass mydocker\'s own', multiple: true, multipleNonGreedy: true}),
+    'env-file': Flags.string({description: 'read environment variables from a file', multiple: true, multipleNonGreedy: true}),
   }
 
   async run(): Promise<void> {

@@ -411,8 +411,12 @@ async function downloadLayer(
 }
 
 async function unpackStoredBlob(store: Store, task: ResolvedLayer, context: LayerContext): Promise<void> {
-  context.emit({type: 'layer', digest: task.descriptor.digest, status: 'extracting'})
-  const unpacking = unpackStream(store, task, createReadStream(store.content.blobPath(task.descriptor.digest)), context)
+  const {digest, size} = task.descriptor
+  context.emit({type: 'layer', digest, status: 'extracting', current: 0, total: size})
+  const blob = countBytes(createReadStream(store.content.blobPath(digest)), 0, (current) =>
+    context.emit({type: 'layer', digest, status: 'extracting', current, total: size}),
+  )
+  const unpacking = unpackStream(store, task, blob, context)
   await unpacking.built
   await unpacking.commit()
 }
@@ -490,11 +494,8 @@ async function startFrom(kind: SnapshotterChoice['kind'], task: ResolvedLayer, t
 // either way the user reads "no space left on STORE". Other errors pass as they are.
 function asStoreError(error: unknown, store: Store, what: string): unknown {
   const code = (error as {code?: unknown} | undefined)?.code
-  if (code === 'ENOSPC' || code === 'EDQUOT') return fromSystemError(error, what, store.paths.root)
-  if (code !== 'SQLITE_FULL') return error
-  // TODO(#7): fromSystemError could know SQLITE_FULL itself (errors.ts is not ours to edit).
-  const full = Object.assign(new Error((error as Error).message, {cause: error}), {code: 'ENOSPC'})
-  return fromSystemError(full, what, store.paths.root)
+  const full = code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL'
+  return full ? fromSystemError(error, what, store.paths.root) : error
 }
 
 // Passes bytes through, reporting the running total now and then.

@@ -15,7 +15,7 @@ import {containerProcesses, findContainer, isRunning, optionValue, type Containe
 
 /** How to stop. */
 export interface StopOptions {
-  /** Seconds between the stop signal and SIGKILL; the run's --stop-timeout (10 by default) when unset. */
+  /** Seconds between the stop signal and SIGKILL (negative: no SIGKILL, wait); the run's --stop-timeout (10 by default) when unset. */
   timeoutSeconds?: number
   /** Overrides the image's StopSignal (`SIGTERM`, `TERM` or `15`). */
   signal?: string
@@ -57,7 +57,8 @@ export async function stopContainer(store: Store, idOrName: string, options: Sto
 async function signalThenKill(processes: ContainerProcesses, signal: number, timeoutSeconds: number): Promise<boolean> {
   const alive = () => isProcessAlive(processes.initPid, processes.initStart)
   if (!sendSignal(processes, signal, alive)) return false
-  if (await waitFor(() => !alive(), Math.max(0, timeoutSeconds) * 1000)) return false
+  // As docker, a negative timeout waits for the container however long it takes.
+  if (await waitFor(() => !alive(), timeoutSeconds < 0 ? Infinity : timeoutSeconds * 1000)) return false
 
   sendSignal(processes, constants.signals.SIGKILL, alive)
   await waitFor(() => !alive(), 10_000)
