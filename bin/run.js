@@ -8,7 +8,7 @@ const [command, ...rest] = process.argv.slice(2)
 // issue #5); see src/rootless/userns.ts. Root pays this uid check only.
 if (process.getuid() !== 0 && process.env.MYDOCKER_USERNS === undefined) {
   const {enterUserNamespace} = await import('../dist/rootless/userns.js')
-  await enterUserNamespace(process.argv.slice(1), {warn: ['pull', 'run', 'load'].includes(command)})
+  await enterUserNamespace(process.argv.slice(1), {warn: ['pull', 'load'].includes(command)})
 }
 if (command === 'run' || command === 'pull') {
   const entry = await import('../dist/cli/fast-entry.js')

@@ -655,7 +655,11 @@ static void mount_dev(void) {
     make_symlink("pts/ptmx", "/dev/ptmx");
 
     if (mkdir("/dev/pts", 0755) < 0) fail_errno("/dev/pts");
-    mount_or_fail("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+    // Rootless with only the user's own id mapped there is no group 5 (tty) to give.
+    if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0) {
+        if (errno != EINVAL || !in_user_namespace()) fail_errno("mounting devpts on /dev/pts");
+        mount_or_fail("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+    }
     if (mkdir("/dev/shm", 01777) < 0) fail_errno("/dev/shm");
     mount_or_fail("shm", "/dev/shm", "tmpfs", secure, "mode=1777,size=65536k");
     if (mkdir("/dev/mqueue", 0755) < 0) fail_errno("/dev/mqueue");
@@ -856,20 +860,39 @@ static void resolve_user(const char *spec, struct identity *identity) {
     identity->gid = gid;
 }
 
+// Rootless, an id outside the namespace's mapping is EINVAL: say what to do.
+__attribute__((noreturn)) static void fail_identity(const char *what, const struct identity *identity) {
+    if (errno != EINVAL || !in_user_namespace()) fail_errno(what);
+    fail(EXIT_SETUP, "user %u:%u is not mapped in this rootless user namespace: give the user a range in /etc/subuid and /etc/subgid",
+         (unsigned)identity->uid, (unsigned)identity->gid);
+}
+
 static void take_identity(const struct identity *identity) {
     // A user namespace mapping only the user's own group denies setgroups (its
     // /proc/self/setgroups says "deny"); the process then keeps the groups it has.
     if (setgroups(identity->group_count, identity->groups) < 0 && !(errno == EPERM && in_user_namespace())) {
         fail_errno("setting supplementary groups");
     }
-    if (setgid(identity->gid) < 0) fail_errno("setting the group id");
-    if (setuid(identity->uid) < 0) fail_errno("setting the user id");
+    if (setgid(identity->gid) < 0) fail_identity("setting the group id", identity);
+    if (setuid(identity->uid) < 0) fail_identity("setting the user id", identity);
 }
 
 // -t: stdin is a pseudo-terminal whose session is the supervisor's. The
 // container takes it as its own controlling terminal in a session of its own, so
 // the keys that signal (Ctrl-C) reach the container's foreground group alone.
 // Taking a terminal from another session needs CAP_SYS_ADMIN: done before the drop.
+// Rootless, TIOCSCTTY cannot steal the terminal from the supervisor's session
+// (that takes CAP_SYS_ADMIN of the host's user namespace): the supervisor, its
+// session leader, gives it up first. That hangs up its own foreground group,
+// the supervisor itself, so SIGHUP is ignored meanwhile.
+static void release_terminal(void) {
+    signal(SIGHUP, SIG_IGN);
+    if (ioctl(STDIN_FILENO, TIOCNOTTY) < 0) {
+        // Not our controlling terminal: nothing to give up.
+    }
+    signal(SIGHUP, SIG_DFL);
+}
+
 static void take_terminal(void) {
     if (setsid() < 0) fail_errno("making the container's session");
     if (ioctl(STDIN_FILENO, TIOCSCTTY, 1) < 0) fail_errno("taking the terminal");
@@ -1015,13 +1038,19 @@ static void limit_v2(const struct options *options, struct cgroups *cgroups, pid
 // v1 controllers, an empty v2 hierarchy at /sys/fs/cgroup/unified).
 static void create_cgroups(const struct options *options, struct cgroups *cgroups) {
     if (!wants_cgroups(options)) return;
-    // TODO(#5): use a delegated cgroup (systemd's user@.service on v2) when there is one.
-    if (in_user_namespace() && access("/sys/fs/cgroup", W_OK) < 0 && access("/sys/fs/cgroup/memory", W_OK) < 0) {
-        warn("resource limits are ignored: rootless, and no cgroup is delegated to this user");
-        return;
-    }
     if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) limit_v2(options, cgroups, getpid());
     else limit_v1(options, cgroups, getpid());
+}
+
+// Rootless, the cgroup tree is the host root's: limits cannot be set, and the
+// run goes on without them, with a warning.
+// TODO(#5): use a delegated cgroup (systemd's user@.service on v2) when there is one.
+static void drop_undelegated_limits(struct options *options) {
+    if (!wants_cgroups(options) || !in_user_namespace()) return;
+    if (access("/sys/fs/cgroup", W_OK) == 0 || access("/sys/fs/cgroup/memory", W_OK) == 0) return;
+    warn("resource limits are ignored: rootless, and no cgroup is delegated to this user");
+    options->memory = options->memory_swap = options->pids_limit = 0;
+    options->cpus = NULL;
 }
 
 // After the container's PID 1 is reaped the cgroups are empty; the kernel may
@@ -1305,12 +1334,15 @@ int main(int argc, char **argv) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail_errno("setting the parent-death signal");
     if (options.parent_pid > 0 && getppid() != options.parent_pid) _exit(EXIT_SETUP);
 
+    if (options.tty && in_user_namespace()) release_terminal();
+
     sigset_t blocked;
     sigemptyset(&blocked);
     sigaddset(&blocked, SIGCHLD);
     for (int index = 0; index < FORWARDED_COUNT; index++) sigaddset(&blocked, FORWARDED_SIGNALS[index]);
     sigprocmask(SIG_BLOCK, &blocked, NULL);
 
+    drop_undelegated_limits(&options);
     struct cgroups cgroups = {.count = 0};
     created_cgroups = &cgroups;
     create_cgroups(&options, &cgroups);

@@ -133,7 +133,11 @@ export async function enterUserNamespace(argv: string[], options: {warn: boolean
 
   const env: NodeJS.ProcessEnv = {...process.env, [USER_NAMESPACE_ENV]: plan.mapping}
   env.MYDOCKER_ROOT ??= userStoreRoot(process.env)
-  const child = spawn('unshare', [...plan.unshareArguments, '--', process.execPath, ...process.execArgv, ...argv], {stdio: 'inherit', env})
+  // The namespaced mydocker dies with this one (a SIGKILL cannot be forwarded).
+  // setpriv sets that after unshare: entering the namespace clears it.
+  const deathSignal = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'SIGKILL'] : []
+  const command = [...plan.unshareArguments, '--', ...deathSignal, process.execPath, ...process.execArgv, ...argv]
+  const child = spawn('unshare', command, {stdio: 'inherit', env})
   const terminal = [process.stdin, process.stdout, process.stderr].some((stream) => stream.isTTY)
   for (const name of FORWARDED_SIGNALS) {
     process.on(name, () => {

@@ -185,7 +185,10 @@ async function rootSpec(store: Store, image: RunnableImage, containerDir: string
     await promisify(execFile)('cp', ['-a', '--reflink=auto', '--', lowerDirs[0], rootTree])
   } catch (error) {
     const detail = ((error as {stderr?: string}).stderr ?? '').trim() || (error as Error).message
-    throw fromSystemError(Object.assign(new Error(detail, {cause: error}), {code: (error as {code?: unknown}).code}), `copying snapshot ${lowerDirs[0]} for the container's root`, store.paths.root)
+    const {rm} = await import('node:fs/promises')
+    await rm(containerDir, {recursive: true, force: true})
+    // TODO(#4): cp's "No space left on device" should read as NO_SPACE naming the store.
+    throw new MydockerError('INTERNAL', `copying snapshot ${lowerDirs[0]} for the container's root: ${detail}`, {cause: error})
   }
   return {lowerDirs, userXattr, rootTree}
 }

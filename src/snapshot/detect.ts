@@ -16,7 +16,7 @@
  * overlay without whiteouts mounts; else each run copies the tree.
  */
 import {execFile} from 'node:child_process'
-import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 import {invalidArgument} from '../errors.js'
@@ -71,7 +71,11 @@ export async function storeSnapshotter(store: Store, env: NodeJS.ProcessEnv = pr
   }
 
   const choice = await probeSnapshotter(store, override as SnapshotKind | undefined)
-  writeFileSync(join(store.paths.root, CHOICE_FILE), `${JSON.stringify(choice)}\n`)
+  // Renamed into place: a concurrent reader sees the old choice or the new, whole.
+  const file = join(store.paths.root, CHOICE_FILE)
+  const temporary = `${file}.${process.pid}`
+  writeFileSync(temporary, `${JSON.stringify(choice)}\n`)
+  renameSync(temporary, file)
   return choice
 }
 
