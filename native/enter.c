@@ -25,6 +25,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -392,6 +393,8 @@ static int exit_code_for(int error) {
 
 // execvp with the command's own PATH, no shell fallback. Only returns through fail().
 __attribute__((noreturn)) static void execute(char **command, char **environment) {
+    // The caller's other open descriptors must not reach the container.
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail_errno(EXIT_ENTER, "marking inherited descriptors close-on-exec");
     const char *program = command[0];
     if (strchr(program, '/') != NULL) {
         execve(program, command, environment);

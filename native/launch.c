@@ -28,6 +28,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/close_range.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -1090,6 +1091,10 @@ static int exit_code_for(int error) {
 // execvp inside the container: the container's PATH, no shell fallback. Only
 // returns through fail().
 __attribute__((noreturn)) static void execute(char **command, char **environment) {
+    // Descriptors the caller of mydocker left open (node does not mark inherited
+    // ones close-on-exec) must not reach the container; fd 3 still reports
+    // an exec failure, since it closes only if the exec succeeds.
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail_errno("marking inherited descriptors close-on-exec");
     const char *program = command[0];
     if (strchr(program, '/') != NULL) {
         execve(program, command, environment);

@@ -22,7 +22,8 @@ const reference = execFileSync(process.execPath, [join(top, 'scripts', 'seed-reg
 }).trim()
 const root = mkdtempSync(join(tmpdir(), 'mydocker-demo-store-'))
 const mydocker = (...args) => {
-  console.log(`\n$ mydocker ${args.join(' ')}`)
+  const quoted = args.map((arg) => (/^[\w./:@=-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`))
+  console.log(`\n$ mydocker ${quoted.join(' ')}`)
   execFileSync(process.execPath, [join(top, 'bin', 'run.js'), ...args], {
     stdio: 'inherit',
     env: {...process.env, MYDOCKER_ROOT: root},

@@ -4,6 +4,7 @@ import {flagShapes, splitRunArguments} from '../cli/run-argv.js'
 import {invalidArgument} from '../errors.js'
 
 export default class Exec extends BaseCommand {
+  static override usage = 'exec [OPTIONS] CONTAINER COMMAND [ARG...]'
   static override summary = 'Run a command in a running container.'
   static override description = `Runs COMMAND inside the container's namespaces and root, with the container's
 environment, user, working directory, capabilities and limits (what -e, -u and

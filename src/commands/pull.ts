@@ -4,6 +4,7 @@ import {PULL_FLAGS} from '../cli/pull-flags.js'
 import {BaseCommand} from '../cli/base-command.js'
 
 export default class Pull extends BaseCommand {
+  static override usage = 'pull [OPTIONS] REFERENCE [REFERENCE...]'
   static override summary = 'Download images from a registry into the store.'
   static override description = `Resolves each reference to the manifest for this machine's platform (or --platform),
 downloads its config and layers into the content store, verifying every digest, and

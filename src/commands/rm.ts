@@ -3,6 +3,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {humanSize} from '../cli/format.js'
 
 export default class Rm extends BaseCommand {
+  static override usage = 'rm [OPTIONS] IMAGE [IMAGE...]'
   static override summary = 'Remove images from the store.'
   static override description = `Removes the named references. Manifests, blobs and snapshots that nothing
 references any more are deleted from disk and index, so the space comes back.

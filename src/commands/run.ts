@@ -7,6 +7,7 @@ import {invalidArgument} from '../errors.js'
 import type {RunFlags} from '../service/run.js'
 
 export default class Run extends BaseCommand {
+  static override usage = 'run [OPTIONS] IMAGE [COMMAND] [ARG...]'
   static override summary = 'Run a command in a new container.'
   static override description = `Starts IMAGE's command (or COMMAND) in its own PID, mount, UTS and IPC namespaces,
 on an overlay of the image's snapshots with a fresh writable layer that is discarded

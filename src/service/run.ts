@@ -56,8 +56,10 @@ export interface RunRequest {
 
 /** Runs the request to completion; resolves with the exit status to return. */
 export async function runContainer(store: Store, request: RunRequest): Promise<number> {
-  const reference = parseReference(request.image)
-  const found = await findOrPull(store, reference, request.flags)
+  if (request.flags.tty && request.flags.interactive && !process.stdin.isTTY) {
+    throw invalidArgument('the input device is not a TTY', {hint: 'drop -t when stdin is a pipe or a file: mydocker run -i ...'})
+  }
+  const found = storedById(store, request.image) ?? (await findOrPull(store, parseReference(request.image), request.flags))
 
   const id = randomBytes(32).toString('hex')
   const hostname = request.flags.hostname ?? id.slice(0, 12)
@@ -77,6 +79,17 @@ export async function runContainer(store: Store, request: RunRequest): Promise<n
   } finally {
     store.db.prepare('DELETE FROM containers WHERE id = ?').run(id)
   }
+}
+
+// `mydocker run 3f2a9c41d2e0`: an image ID (prefix) of a stored image, as docker
+// accepts; a name that is also a valid reference is looked up as a name first.
+function storedById(store: Store, input: string): RunnableImage | undefined {
+  const prefix = input.replace(/^sha256:/, '')
+  if (!/^[a-f0-9]{12,64}$/.test(prefix)) return undefined
+  const names = store.images.namesMatching(undefined, prefix)
+  if (names.length === 0) return undefined
+  const image = store.images.runnable(names[0])
+  return image?.snapshotIds.every((id) => id !== null) ? image : undefined
 }
 
 async function findOrPull(store: Store, reference: Reference, flags: RunFlags): Promise<RunnableImage> {

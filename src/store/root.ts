@@ -9,7 +9,8 @@ import {join, resolve} from 'node:path'
 export function resolveStoreRoot(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
   if (flag) return resolve(flag)
   if (env.MYDOCKER_ROOT) return resolve(env.MYDOCKER_ROOT)
-  if (process.getuid?.() === 0) return '/var/lib/mydocker'
+  // Root inside mydocker's own user namespace (rootless) is still an ordinary user.
+  if (process.getuid?.() === 0 && env.MYDOCKER_USERNS === undefined) return '/var/lib/mydocker'
 
   const dataHome = env.XDG_DATA_HOME || join(homedir(), '.local', 'share')
   return join(resolve(dataHome), 'mydocker')

@@ -1,12 +1,12 @@
 // The whole path as a user walks it: pull from a real registry, list, run, rm.
 import assert from 'node:assert/strict'
-import {spawnSync} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {randomBytes, randomInt} from 'node:crypto'
 import {mkdtemp, readdir, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
-import {diskUsage, mydocker, temporaryStore} from '../support/cli.js'
+import {binPath, diskUsage, mydocker, temporaryStore} from '../support/cli.js'
 import {seedImages} from '../support/images.js'
 import {startRegistry, type RunningRegistry} from '../support/registry.js'
 
@@ -76,6 +76,20 @@ describe('mydocker pull, images, run and rm against a real registry', {skip: !is
     }
   })
 
+  it('passes none of the caller\'s other open descriptors to the command', async () => {
+    // fd 5 is open in mydocker's process, as a shell may leave one open.
+    const child = spawn(process.execPath, [binPath, 'run', images.busybox, 'ls', '/proc/self/fd'], {
+      env: {...process.env, MYDOCKER_ROOT: root},
+      stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'pipe'],
+    })
+    let stdout = ''
+    child.stdout!.on('data', (chunk) => (stdout += chunk))
+    const code = await new Promise((resolve) => child.once('close', resolve))
+    assert.equal(code, 0)
+    // 0-2 are stdio; 3 is the directory ls itself is reading.
+    assert.deepEqual(stdout.trim().split('\n'), ['0', '1', '2', '3'])
+  })
+
   it('runs the command as PID 1', async () => {
     const result = await run(['run', images.busybox, 'docker-explorer', 'mypid'])
     assert.equal(result.stdout.trim(), '1')
@@ -138,6 +152,19 @@ describe('mydocker pull, images, run and rm against a real registry', {skip: !is
     assert.equal(result.stdout, 'default cmd\n')
     const failing = await run(['run', '--runtime', 'runc', images.busybox, 'docker-explorer', 'exit', '7'])
     assert.equal(failing.exitCode, 7)
+  })
+
+  it('runs a stored image by its image ID, as docker does', async () => {
+    const [id] = (await run(['images', '-q', images.busybox])).stdout.trim().split('\n')
+    const result = await run(['run', id, 'docker-explorer', 'echo', 'by id'])
+    assert.equal(result.exitCode, 0, result.stderr)
+    assert.equal(result.stdout, 'by id\n')
+  })
+
+  it('refuses -it when stdin is not a terminal, as docker does', async () => {
+    const result = await mydocker(['run', '-it', images.busybox, 'cat'], {root, input: 'hi\n'})
+    assert.equal(result.exitCode, 125)
+    assert.match(result.stderr, /the input device is not a TTY/)
   })
 
   it('rejects a malformed reference with one line and 125', async () => {
