@@ -7,6 +7,8 @@
  * times. They are parsed here from the same flag tables their oclif classes are
  * built from; `--help` still goes through oclif. See docs/performance.md.
  */
+import {readdirSync, rmSync} from 'node:fs'
+import {join} from 'node:path'
 import {invalidArgument} from '../errors.js'
 import type {RunFlags} from '../service/run.js'
 import {flagShapesOf, parseFlagTable} from './flag-table.js'
@@ -26,11 +28,22 @@ export function wantsHelp(command: string, argv: string[]): boolean {
 
 /** Runs `mydocker COMMAND ARGV...`; sets process.exitCode, never throws. */
 export async function runFast(command: string, argv: string[]): Promise<void> {
+  // Should a bug ever leave the work waiting on nothing, node would empty its
+  // loop and exit 0; say so and fail instead.
+  let finished = false
+  const stalled = () => {
+    if (finished) return
+    process.stderr.write(`mydocker: internal error: ${command} stopped before it finished\n`)
+    process.exitCode = 125
+  }
+  process.once('beforeExit', stalled)
   try {
     if (command === 'run') await run(argv)
     else await pull(argv)
   } catch (error) {
     reportError(error as Error)
+  } finally {
+    finished = true
   }
 }
 
@@ -53,6 +66,7 @@ async function pull(argv: string[]): Promise<void> {
   const {flags, positionals} = parseFlagTable(PULL_FLAGS, argv, 'pull')
   const {pullCommand} = await import('./pull-runner.js')
   await withStore(flags.root as string | undefined, async (store) => {
+    discardOwnBuildsOnSignal(store.paths.snapshots)
     process.exitCode = await pullCommand(store, {
       references: positionals,
       file: flags.file as string | undefined,
@@ -73,4 +87,23 @@ async function withStore(root: string | undefined, work: (store: import('../stor
   } finally {
     store.close()
   }
+}
+
+// Ctrl-C or a SIGTERM during a pull: remove the snapshots this process was
+// building (tmp-PID-...), so nothing half-made is left; partial downloads stay in
+// ingest/ for the next pull to resume, and locks go with the process.
+function discardOwnBuildsOnSignal(snapshotsDirectory: string): void {
+  const discard = (signal: NodeJS.Signals, number: number) => {
+    try {
+      for (const name of readdirSync(snapshotsDirectory)) {
+        if (name.startsWith(`tmp-${process.pid}-`)) rmSync(join(snapshotsDirectory, name), {recursive: true, force: true})
+      }
+    } catch {
+      // Best effort: `system prune` removes whatever is left.
+    }
+    process.stderr.write(`mydocker: pull interrupted by ${signal}\n`)
+    process.exit(128 + number)
+  }
+  process.once('SIGINT', () => discard('SIGINT', 2))
+  process.once('SIGTERM', () => discard('SIGTERM', 15))
 }

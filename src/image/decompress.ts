@@ -60,7 +60,9 @@ class Decompressor extends Transform {
     const head = Buffer.concat(this.head)
     this.head = []
     const compression = detectCompression(head)
-    this.decoder = makeDecoder(compression, (data) => this.push(data), this.layer)
+    // A decoder error destroys this stream, so whoever reads it sees the error
+    // even when no write or flush callback is pending.
+    this.decoder = makeDecoder(compression, (data) => this.push(data), this.layer, (error) => this.destroy(error))
     this.decoder.write(head, callback)
   }
 }
@@ -71,7 +73,12 @@ interface Decoder {
   end(callback: (error?: Error | null) => void): void
 }
 
-function makeDecoder(compression: Compression, sink: (data: Buffer) => void, layer: string): Decoder {
+function makeDecoder(
+  compression: Compression,
+  sink: (data: Buffer) => void,
+  layer: string,
+  onError: (error: Error) => void,
+): Decoder {
   if (compression === 'none') {
     return {
       write: (chunk, callback) => {
@@ -81,16 +88,17 @@ function makeDecoder(compression: Compression, sink: (data: Buffer) => void, lay
       end: (callback) => callback(),
     }
   }
-  if (compression === 'gzip') return gzipDecoder(sink, layer)
+  if (compression === 'gzip') return gzipDecoder(sink, layer, onError)
   return zstdDecoder(sink, layer)
 }
 
-function gzipDecoder(sink: (data: Buffer) => void, layer: string): Decoder {
+function gzipDecoder(sink: (data: Buffer) => void, layer: string, onError: (error: Error) => void): Decoder {
   const gunzip = createGunzip({chunkSize: 256 * 1024})
   gunzip.on('data', sink)
   let failure: Error | undefined
   gunzip.on('error', (error) => {
     failure = decompressError(layer, 'gzip', error)
+    onError(failure)
   })
   return {
     write: (chunk, callback) => {

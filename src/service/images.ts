@@ -1,7 +1,7 @@
 /**
  * Reading what the store holds, in the terms `mydocker images` prints.
  */
-import {notFound} from '../errors.js'
+import {invalidArgument, notFound} from '../errors.js'
 import {familiarRepository, parseReference, repositoryName, storedName, type Reference} from '../reference/reference.js'
 import type {Store} from '../store/store.js'
 
@@ -50,6 +50,13 @@ export function resolveStoredNames(store: Store, input: string): string[] {
   const names = store.images.namesMatching(name, idPrefix)
   if (names.length === 0) {
     throw notFound(`no such image: ${input}`, {hint: 'run `mydocker images` to see what the store holds'})
+  }
+  // An ID prefix must name one image (it may have several names); never guess.
+  const images = new Set(names.map((stored) => store.images.summary(stored)?.configDigest))
+  if (images.size > 1) {
+    throw invalidArgument(`image ID prefix "${input}" matches ${images.size} images`, {
+      hint: 'give more digits of the ID (mydocker images --no-trunc), or a name',
+    })
   }
   return names
 }

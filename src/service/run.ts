@@ -59,6 +59,10 @@ export async function runContainer(store: Store, request: RunRequest): Promise<n
   if (request.flags.tty && request.flags.interactive && !process.stdin.isTTY) {
     throw invalidArgument('the input device is not a TTY', {hint: 'drop -t when stdin is a pipe or a file: mydocker run -i ...'})
   }
+  const name = request.flags.name
+  if (name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) {
+    throw invalidArgument(`invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`)
+  }
   const found = storedById(store, request.image) ?? (await findOrPull(store, parseReference(request.image), request.flags))
 
   const id = randomBytes(32).toString('hex')
@@ -151,6 +155,13 @@ async function launchSpec(store: Store, image: RunnableImage, config: ImageConfi
     tty: flags.tty,
   })
 
+  // Every flag is checked before anything is written for the run.
+  const volumes = (flags.volume ?? []).map(parseVolume)
+  const resources = resourceLimits(flags)
+  for (const path of flags.tmpfs ?? []) {
+    if (!path.split(':')[0].startsWith('/')) throw invalidArgument(`invalid --tmpfs "${path}": the path must be absolute`)
+  }
+
   const containerDir = join(store.paths.containers, context.id)
   try {
     mkdirSync(containerDir, {recursive: true})
@@ -164,11 +175,11 @@ async function launchSpec(store: Store, image: RunnableImage, config: ImageConfi
     hostname: context.hostname,
     interactive: flags.interactive,
     tty: flags.tty,
-    resources: resourceLimits(flags),
+    resources,
     network: flags.network === 'none' ? 'none' : 'host',
     init: flags.init,
     stopTimeout: flags['stop-timeout'],
-    volumes: (flags.volume ?? []).map(parseVolume),
+    volumes,
     tmpfs: flags.tmpfs,
     readOnly: flags['read-only'],
     capAdd: flags['cap-add'],
