@@ -2,9 +2,9 @@
  * Opening a store: the one place where the database handle and the store's
  * parts are built, then passed to whatever needs them.
  */
-import {existsSync, mkdirSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, statSync, writeFileSync} from 'node:fs'
 import {ContentStore} from '../content/store.js'
-import {fromSystemError} from '../errors.js'
+import {fromSystemError, MydockerError} from '../errors.js'
 import {SnapshotStore} from '../snapshot/store.js'
 import {openDatabase, type Database} from './database.js'
 import {ImageStore} from './images.js'
@@ -38,13 +38,39 @@ export function openStore(root: string): Store {
       close: () => db.close(),
     }
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') {
+      throw unusableRoot(root, 'a file is in the way')
+    }
+    if ((error as {code?: string}).code === 'SQLITE_NOTADB' || (error as {code?: string}).code === 'SQLITE_CORRUPT') {
+      throw new MydockerError('CORRUPT', `the store index ${paths.database} is damaged: ${(error as Error).message}`, {
+        cause: error,
+        hint: 'move the store aside and pull again, or restore the index from a backup',
+      })
+    }
     throw fromSystemError(error, `opening the store at ${root}`, root)
   }
 }
 
+function unusableRoot(root: string, why: string): MydockerError {
+  return new MydockerError('INVALID_ARGUMENT', `cannot use ${root} as the store: ${why}`, {
+    hint: 'choose a writable directory with --root DIR or MYDOCKER_ROOT',
+  })
+}
+
 function initialiseLayout(paths: StorePaths): void {
-  for (const directory of [paths.root, paths.blobs, paths.ingest, paths.snapshots, paths.containers, paths.locks]) {
-    mkdirSync(directory, {recursive: true, mode: 0o711})
+  mkdirSync(paths.root, {recursive: true, mode: 0o711})
+  if (!statSync(paths.root).isDirectory()) throw unusableRoot(paths.root, 'it is not a directory')
+  // Not recursive: node's recursive mkdir never returns under some pseudo file
+  // systems (a store at /proc), and the root exists by now anyway.
+  for (const directory of [paths.blobs, paths.ingest, paths.snapshots, paths.containers, paths.locks]) {
+    try {
+      mkdirSync(directory, {mode: 0o711})
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EEXIST') continue
+      if (code === 'ENOSPC' || code === 'EDQUOT') throw error
+      throw unusableRoot(paths.root, (error as Error).message)
+    }
   }
   if (!existsSync(paths.ociLayout)) writeFileSync(paths.ociLayout, '{"imageLayoutVersion":"1.0.0"}\n')
   if (!existsSync(paths.indexJson)) {
