@@ -1,7 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 // The mydocker entry point. `run` and `pull` take a fast path that does not
 // load oclif (see src/cli/fast-entry.ts); every other command goes through
 // oclif, which reads oclif.manifest.json so only the command asked for is imported.
+// The shebang's `--` keeps node 20 from taking `run --env-file FILE` as its own flag.
 const [command, ...rest] = process.argv.slice(2)
 
 // An ordinary user's mydocker runs in a user namespace of its own (rootless,

@@ -136,7 +136,7 @@ export async function enterUserNamespace(argv: string[], options: {warn: boolean
   // The namespaced mydocker dies with this one (a SIGKILL cannot be forwarded).
   // setpriv sets that after unshare: entering the namespace clears it.
   const deathSignal = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'SIGKILL'] : []
-  const command = [...plan.unshareArguments, '--', ...deathSignal, process.execPath, ...process.execArgv, ...argv]
+  const command = [...plan.unshareArguments, '--', ...deathSignal, process.execPath, ...process.execArgv, '--', ...argv]
   const child = spawn('unshare', command, {stdio: 'inherit', env})
   const terminal = [process.stdin, process.stdout, process.stderr].some((stream) => stream.isTTY)
   for (const name of FORWARDED_SIGNALS) {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
 import {randomBytes, randomInt} from 'node:crypto'
-import {mkdtemp, readdir, rm} from 'node:fs/promises'
+import {mkdtemp, readdir, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -152,6 +152,19 @@ describe('mydocker pull, images, run and rm against a real registry', {skip: !is
     assert.equal(result.stdout, 'default cmd\n')
     const failing = await run(['run', '--runtime', 'runc', images.busybox, 'docker-explorer', 'exit', '7'])
     assert.equal(failing.exitCode, 7)
+  })
+
+  it('takes --env-file as run\'s own flag when started as the mydocker executable', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'mydocker-env-'))
+    const file = join(directory, 'vars.env')
+    await writeFile(file, '# a comment\nGREETING=hello from a file\n')
+    const result = spawnSync(binPath, ['run', '--env-file', file, images.busybox, 'sh', '-c', 'echo $GREETING'], {
+      env: {...process.env, MYDOCKER_ROOT: root},
+      encoding: 'utf8',
+    })
+    await rm(directory, {recursive: true, force: true})
+    assert.equal(result.status, 0, result.stderr)
+    assert.equal(result.stdout, 'hello from a file\n')
   })
 
   it('runs a stored image by its image ID, as docker does', async () => {

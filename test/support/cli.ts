@@ -23,7 +23,7 @@ export interface CliOptions {
 
 /** Runs `mydocker ARGS...` to completion; never rejects on a non-zero exit. */
 export function mydocker(args: string[], options: CliOptions): Promise<CliResult> {
-  const child = spawn(process.execPath, [binPath, ...args], {
+  const child = spawn(process.execPath, ['--', binPath, ...args], {
     env: {...process.env, MYDOCKER_ROOT: options.root, ...options.env},
     stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   })
