@@ -26,7 +26,7 @@ export abstract class BaseCommand extends Command {
   }
 
   protected override async catch(error: CommandError): Promise<void> {
-    reportError(error)
+    reportError(error, process.stderr, {command: this.id})
   }
 
   protected override async finally(error: Error | undefined): Promise<void> {

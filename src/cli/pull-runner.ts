@@ -47,7 +47,7 @@ export async function pullCommand(store: Store, options: PullCommandOptions): Pr
   )
 
   const failed = outcomes.filter((outcome) => outcome.error)
-  for (const outcome of outcomes) printOutcome(outcome, options)
+  for (const outcome of outcomes) printOutcome(outcome, options, single)
   if (failed.length === 0) return 0
   if (!single) options.stderr.write(`mydocker: ${failed.length} of ${outcomes.length} pulls failed: ${failed.map((o) => o.input).join(', ')}\n`)
   return 125
@@ -76,6 +76,7 @@ async function pullOne(store: Store, reference: Reference, context: PullOneConte
 function printOutcome(
   outcome: {input: string; result?: PullResult; error?: Error},
   options: PullCommandOptions,
+  single: boolean,
 ): void {
   const {result, error} = outcome
   if (options.json) {
@@ -86,8 +87,8 @@ function printOutcome(
     return
   }
   if (error) {
-    options.stderr.write(`${outcome.input}: `)
-    reportError(error)
+    // With one reference the message names it already.
+    reportError(error, options.stderr, {subject: single ? undefined : outcome.input})
     return
   }
   if (options.quiet) {

@@ -9,11 +9,26 @@ import {MydockerError} from '../errors.js'
 /** An error as oclif or mydocker raise it. */
 export type CommandError = Error & {exitCode?: number; oclif?: {exit?: number}}
 
+/** Where an error happened, for its line. */
+export interface ErrorContext {
+  /** The command's id (`system df`), named in the help hint. */
+  command?: string
+  /** What the error is about when the message may not say (one of several references). */
+  subject?: string
+}
+
 /** Prints `error` as mydocker does and sets process.exitCode; never throws. */
-export function reportError(error: CommandError, stream: NodeJS.WritableStream = process.stderr): void {
+export function reportError(error: CommandError, stream: NodeJS.WritableStream = process.stderr, context: ErrorContext = {}): void {
   const debug = process.env.MYDOCKER_DEBUG === '1'
+  const prefix = context.subject ? `mydocker: ${context.subject}: ` : 'mydocker: '
+  // A reader that went away (`mydocker save busybox | head`) is not an error to
+  // report; exit as a program killed by SIGPIPE would.
+  if ((error as NodeJS.ErrnoException).code === 'EPIPE') {
+    process.exitCode = 141
+    return
+  }
   if (error instanceof MydockerError) {
-    stream.write(`mydocker: ${error.message}\n`)
+    stream.write(`${prefix}${error.message}\n`)
     if (error.hint) stream.write(`hint: ${error.hint}\n`)
     if (debug) stream.write(`${error.stack}\n`)
     process.exitCode = error.exitCode
@@ -26,8 +41,9 @@ export function reportError(error: CommandError, stream: NodeJS.WritableStream =
   }
   // Anything else is an input error (unknown flag, missing argument) or a bug;
   // either way mydocker failed, which Docker reports as 125.
-  stream.write(`mydocker: ${firstSentence(error.message)}\n`)
-  if (error.oclif) stream.write(`hint: see 'mydocker ${process.argv[2] ?? ''} --help'\n`)
+  stream.write(`${prefix}${firstSentence(error.message)}\n`)
+  const command = context.command?.replaceAll(':', ' ') ?? process.argv[2] ?? ''
+  if (error.oclif) stream.write(`hint: see 'mydocker ${command} --help'\n`)
   if (debug) stream.write(`${error.stack}\n`)
   process.exitCode = 125
 }
