@@ -46,6 +46,8 @@
 #define EXIT_CANNOT_EXECUTE 126
 #define EXIT_NOT_FOUND 127
 #define MAX_PATH 4096
+
+#include "identity.h"
 #define MAX_TEXT 65536
 
 static const char DEFAULT_PATH[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -71,14 +73,6 @@ struct options {
 struct container_state {
     unsigned long long bounding;
     bool no_new_privs;
-};
-
-struct identity {
-    uid_t uid;
-    gid_t gid;
-    gid_t groups[NGROUPS_MAX];
-    int group_count;
-    char home[MAX_PATH];
 };
 
 __attribute__((noreturn, format(printf, 2, 3))) static void fail(int code, const char *format, ...) {
@@ -272,104 +266,6 @@ static void join_namespaces(int process, pid_t pid) {
 
 // ---------------------------------------------------------------- the user
 
-static int split_fields(char *line, char **fields, int max) {
-    int count = 0;
-    for (char *cursor = line; count < max; count++) {
-        fields[count] = cursor;
-        cursor = strchr(cursor, ':');
-        if (cursor == NULL) return count + 1;
-        *cursor++ = '\0';
-    }
-    return count;
-}
-
-static bool parse_id(const char *text, unsigned long *id) {
-    if (*text == '\0') return false;
-    char *end;
-    errno = 0;
-    *id = strtoul(text, &end, 10);
-    return *end == '\0' && errno == 0 && *id <= 0xFFFFFFFEUL;
-}
-
-// Looks `user` (a name or a number) up in the container's /etc/passwd.
-static bool find_passwd_entry(const char *user, struct identity *identity, char *name, size_t name_size) {
-    FILE *file = fopen("/etc/passwd", "re");
-    if (file == NULL) return false;
-    char line[4096];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, file)) {
-        line[strcspn(line, "\n")] = '\0';
-        char *fields[7];
-        if (split_fields(line, fields, 7) < 7) continue;
-        unsigned long uid, gid;
-        if (!parse_id(fields[2], &uid) || !parse_id(fields[3], &gid)) continue;
-        unsigned long wanted;
-        if (strcmp(fields[0], user) != 0 && !(parse_id(user, &wanted) && wanted == uid)) continue;
-        identity->uid = uid;
-        identity->gid = gid;
-        snprintf(identity->home, sizeof identity->home, "%s", fields[5][0] ? fields[5] : "/");
-        snprintf(name, name_size, "%s", fields[0]);
-        found = true;
-    }
-    fclose(file);
-    return found;
-}
-
-// Collects the supplementary groups of `member` and resolves `group` (a name
-// or number, or NULL) to its gid. True when `group` was found in the file.
-static bool scan_groups(const char *group, gid_t *gid, const char *member, struct identity *identity) {
-    FILE *file = fopen("/etc/group", "re");
-    if (file == NULL) return false;
-    char line[4096];
-    bool found = false;
-    while (fgets(line, sizeof line, file)) {
-        line[strcspn(line, "\n")] = '\0';
-        char *fields[4];
-        if (split_fields(line, fields, 4) < 4) continue;
-        unsigned long id;
-        if (!parse_id(fields[2], &id)) continue;
-        unsigned long wanted;
-        bool matches = group != NULL && (strcmp(fields[0], group) == 0 || (parse_id(group, &wanted) && wanted == id));
-        if (matches && !found) {
-            *gid = id;
-            found = true;
-        }
-        if (member[0] == '\0' || identity->group_count >= NGROUPS_MAX) continue;
-        for (char *name = strtok(fields[3], ","); name != NULL; name = strtok(NULL, ",")) {
-            if (strcmp(name, member) == 0) identity->groups[identity->group_count++] = id;
-        }
-    }
-    fclose(file);
-    return found;
-}
-
-// Docker's --user syntax (uid, uid:gid, name, name:group), resolved inside the
-// container's root; '' is root.
-static void resolve_user(const char *spec, struct identity *identity) {
-    char user[256], name[256] = "";
-    snprintf(user, sizeof user, "%s", spec[0] ? spec : "0");
-    char *group = strchr(user, ':');
-    if (group != NULL) *group++ = '\0';
-
-    memset(identity, 0, sizeof *identity);
-    strcpy(identity->home, "/");
-    unsigned long id;
-    bool numeric_user = parse_id(user, &id);
-    if (!find_passwd_entry(user, identity, name, sizeof name)) {
-        if (!numeric_user) fail(EXIT_CANNOT_EXECUTE, "unable to find user %s: no matching entries in passwd file", user);
-        identity->uid = id;
-        identity->gid = 0;
-    }
-
-    gid_t gid = identity->gid;
-    bool group_found = scan_groups(group, &gid, name, identity);
-    if (group != NULL && !group_found) {
-        if (!parse_id(group, &id)) fail(EXIT_CANNOT_EXECUTE, "unable to find group %s: no matching entries in group file", group);
-        gid = id;
-    }
-    identity->gid = gid;
-}
-
 // ---------------------------------------------------------------- the command
 
 static char **environment_with_home(const char *home) {
@@ -456,7 +352,7 @@ __attribute__((noreturn)) static void run_command(const struct options *options,
     }
 
     struct identity identity;
-    resolve_user(options->user, &identity);
+    resolve_user(options->user, &identity, EXIT_CANNOT_EXECUTE);
     char **environment = environment_with_home(identity.home);
     if (chdir(options->cwd) < 0) fail(EXIT_CANNOT_EXECUTE, "chdir to %s: %s", options->cwd, strerror(errno));
 

@@ -55,6 +55,8 @@
 #define REPORT_FD 3
 #define MAX_PATH 4096
 
+#include "identity.h"
+
 static const char DEFAULT_PATH[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // Docker's default capability set.
@@ -129,14 +131,6 @@ struct options {
 struct cgroups {
     char paths[4][MAX_PATH];
     int count;
-};
-
-struct identity {
-    uid_t uid;
-    gid_t gid;
-    gid_t groups[NGROUPS_MAX];
-    int group_count;
-    char home[MAX_PATH];
 };
 
 static int report_fd = -1;
@@ -764,103 +758,6 @@ static void bring_loopback_up(void) {
 
 // ---------------------------------------------------------------- the user
 
-// Splits one colon-separated line into at most `max` fields; returns the count.
-static int split_fields(char *line, char **fields, int max) {
-    int count = 0;
-    fields[count++] = line;
-    for (char *cursor = line; *cursor && count < max; cursor++) {
-        if (*cursor != ':') continue;
-        *cursor = '\0';
-        fields[count++] = cursor + 1;
-    }
-    return count;
-}
-
-static bool parse_id(const char *text, unsigned long *id) {
-    if (*text == '\0') return false;
-    char *end;
-    errno = 0;
-    *id = strtoul(text, &end, 10);
-    return *end == '\0' && errno == 0 && *id < 0xffffffffUL;
-}
-
-// Finds the passwd entry whose name (or uid, when numeric) matches `user`.
-static bool find_passwd_entry(const char *user, struct identity *identity, char *name, size_t name_size) {
-    char *text = read_text_file("/etc/passwd");
-    unsigned long wanted_uid;
-    bool numeric = parse_id(user, &wanted_uid);
-    bool found = false;
-    for (char *line = text ? strtok(text, "\n") : NULL; line && !found; line = strtok(NULL, "\n")) {
-        char *fields[7];
-        if (split_fields(line, fields, 7) < 7) continue;
-        unsigned long uid, gid;
-        if (!parse_id(fields[2], &uid) || !parse_id(fields[3], &gid)) continue;
-        if (numeric ? uid != wanted_uid : strcmp(fields[0], user) != 0) continue;
-        identity->uid = uid;
-        identity->gid = gid;
-        snprintf(identity->home, sizeof identity->home, "%s", fields[5]);
-        snprintf(name, name_size, "%s", fields[0]);
-        found = true;
-    }
-    free(text);
-    return found;
-}
-
-// Looks `group` (name or gid) up in /etc/group; collects the groups listing
-// `member` as supplementary groups on the way.
-static bool scan_groups(const char *group, gid_t *gid, const char *member, struct identity *identity) {
-    char *text = read_text_file("/etc/group");
-    unsigned long wanted_gid;
-    bool numeric = group != NULL && parse_id(group, &wanted_gid);
-    bool found = false;
-    for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
-        char *fields[4];
-        if (split_fields(line, fields, 4) < 4) continue;
-        unsigned long id;
-        if (!parse_id(fields[2], &id)) continue;
-        if (group != NULL && !found && (numeric ? id == wanted_gid : strcmp(fields[0], group) == 0)) {
-            *gid = id;
-            found = true;
-        }
-        if (member == NULL || member[0] == '\0') continue;
-        char *members_cursor;
-        for (char *name = strtok_r(fields[3], ",", &members_cursor); name; name = strtok_r(NULL, ",", &members_cursor)) {
-            if (strcmp(name, member) == 0 && identity->group_count < NGROUPS_MAX) {
-                identity->groups[identity->group_count++] = id;
-            }
-        }
-    }
-    free(text);
-    return found;
-}
-
-// Docker's --user: uid, uid:gid, name, name:group. Numbers need no entry (a bare
-// uid then gets gid 0); names must exist in the image's files, not the host's.
-static void resolve_user(const char *spec, struct identity *identity) {
-    char user[256], name[256] = "";
-    snprintf(user, sizeof user, "%s", spec[0] ? spec : "0");
-    char *group = strchr(user, ':');
-    if (group != NULL) *group++ = '\0';
-
-    memset(identity, 0, sizeof *identity);
-    strcpy(identity->home, "/");
-    unsigned long id;
-    bool numeric_user = parse_id(user, &id);
-    if (!find_passwd_entry(user, identity, name, sizeof name)) {
-        if (!numeric_user) fail(EXIT_SETUP, "unable to find user %s: no matching entries in passwd file", user);
-        identity->uid = id;
-        identity->gid = 0;
-    }
-
-    gid_t gid = identity->gid;
-    bool group_found = scan_groups(group, &gid, name, identity);
-    if (group != NULL && !group_found) {
-        if (!parse_id(group, &id)) fail(EXIT_SETUP, "unable to find group %s: no matching entries in group file", group);
-        gid = id;
-    }
-    identity->gid = gid;
-}
-
 // Rootless, an id outside the namespace's mapping is EINVAL: say what to do.
 __attribute__((noreturn)) static void fail_identity(const char *what, const struct identity *identity) {
     if (errno != EINVAL || !in_user_namespace()) fail_errno(what);
@@ -1200,7 +1097,7 @@ __attribute__((noreturn)) static void run_container(struct options *options, int
     if (sethostname(options->hostname, strlen(options->hostname)) < 0) fail_errno("setting the hostname");
 
     struct identity identity;
-    resolve_user(options->user, &identity);
+    resolve_user(options->user, &identity, EXIT_SETUP);
     char **environment = environment_with_home(identity.home);
     if (make_directories(options->cwd, 0755) < 0 && errno != EEXIST) fail_errno(options->cwd);
     if (chdir(options->cwd) < 0) fail_errno(options->cwd);

@@ -25,11 +25,13 @@ if (sourcesChanged || process.argv.includes('--force')) {
   run(join(top, 'node_modules', '.bin', 'oclif'), ['manifest'])
 }
 
-// Each native/NAME.c becomes dist/native/NAME.
+// Each native/NAME.c becomes dist/native/NAME; native/*.h are shared by them.
 mkdirSync(join(top, 'dist', 'native'), {recursive: true})
-for (const file of readdirSync(join(top, 'native')).filter((name) => name.endsWith('.c'))) {
+const nativeFiles = readdirSync(join(top, 'native'))
+const headersMtime = Math.max(0, ...nativeFiles.filter((name) => name.endsWith('.h')).map((name) => newestMtime(join(top, 'native', name))))
+for (const file of nativeFiles.filter((name) => name.endsWith('.c'))) {
   const source = join(top, 'native', file)
   const output = join(top, 'dist', 'native', file.slice(0, -2))
-  if (newestMtime(output) >= newestMtime(source)) continue
+  if (newestMtime(output) >= Math.max(newestMtime(source), headersMtime)) continue
   run('gcc', ['-static', '-O2', '-Wall', '-Wextra', '-o', output, source])
 }
