@@ -52,6 +52,8 @@
 
 static const char DEFAULT_PATH[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+#include "exec.h"
+
 // Joined in this order: mnt last, because it changes what paths mean (the
 // other namespace files are opened before any setns anyway).
 static const char *const NAMESPACES[] = {"ipc", "uts", "net", "pid", "mnt"};
@@ -267,56 +269,6 @@ static void join_namespaces(int process, pid_t pid) {
 // ---------------------------------------------------------------- the user
 
 // ---------------------------------------------------------------- the command
-
-static char **environment_with_home(const char *home) {
-    int count = 0;
-    for (char **entry = environ; *entry; entry++) {
-        if (strncmp(*entry, "HOME=", 5) == 0) return environ;
-        count++;
-    }
-    char **environment = calloc(count + 2, sizeof(char *));
-    char *entry = malloc(strlen(home) + 6);
-    if (environment == NULL || entry == NULL) fail_errno(EXIT_CANNOT_EXECUTE, "allocating memory");
-    memcpy(environment, environ, count * sizeof(char *));
-    sprintf(entry, "HOME=%s", home);
-    environment[count] = entry;
-    return environment;
-}
-
-static int exit_code_for(int error) {
-    return error == ENOENT || error == ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE;
-}
-
-// execvp with the command's own PATH, no shell fallback. Only returns through fail().
-__attribute__((noreturn)) static void execute(char **command, char **environment) {
-    // The caller's other open descriptors must not reach the container.
-    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail_errno(EXIT_ENTER, "marking inherited descriptors close-on-exec");
-    const char *program = command[0];
-    if (strchr(program, '/') != NULL) {
-        execve(program, command, environment);
-        fail(exit_code_for(errno), "exec %s: %s", program, strerror(errno));
-    }
-
-    const char *path = DEFAULT_PATH;
-    for (char **entry = environment; *entry; entry++) {
-        if (strncmp(*entry, "PATH=", 5) == 0) path = *entry + 5;
-    }
-    int denied = 0;
-    for (const char *start = path;; start++) {
-        const char *end = strchrnul(start, ':');
-        char candidate[MAX_PATH];
-        int length = end == start ? snprintf(candidate, sizeof candidate, "%s", program)
-                                  : snprintf(candidate, sizeof candidate, "%.*s/%s", (int)(end - start), start, program);
-        if (length < (int)sizeof candidate) {
-            execve(candidate, command, environment);
-            if (errno != ENOENT && errno != ENOTDIR) denied = errno;
-        }
-        if (*end == '\0') break;
-        start = end;
-    }
-    if (denied) fail(EXIT_CANNOT_EXECUTE, "exec %s: %s", program, strerror(denied));
-    fail(EXIT_NOT_FOUND, "exec \"%s\": executable file not found in $PATH", program);
-}
 
 // The container's bounding set; set_capabilities then gives root the same as
 // effective, permitted and inheritable set (what launch.c gives the container's root).

@@ -59,6 +59,8 @@
 
 static const char DEFAULT_PATH[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+#include "exec.h"
+
 // Docker's default capability set.
 static const int DEFAULT_CAPABILITIES[] = {
     CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD, CAP_NET_RAW, CAP_SETGID,
@@ -960,61 +962,6 @@ static void remove_cgroups(const struct cgroups *cgroups) {
 }
 
 // ---------------------------------------------------------------- the command
-
-static char **environment_with_home(const char *home) {
-    int count = 0;
-    for (char **entry = environ; *entry; entry++) {
-        if (strncmp(*entry, "HOME=", 5) == 0) return environ;
-        count++;
-    }
-    char **environment = allocate(count + 2, sizeof(char *));
-    memcpy(environment, environ, count * sizeof(char *));
-    environment[count] = allocate(strlen(home) + 6, 1);
-    sprintf(environment[count], "HOME=%s", home);
-    return environment;
-}
-
-static const char *container_path(char **environment) {
-    for (char **entry = environment; *entry; entry++) {
-        if (strncmp(*entry, "PATH=", 5) == 0) return *entry + 5;
-    }
-    return DEFAULT_PATH;
-}
-
-static int exit_code_for(int error) {
-    return error == ENOENT || error == ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE;
-}
-
-// execvp inside the container: the container's PATH, no shell fallback. Only
-// returns through fail().
-__attribute__((noreturn)) static void execute(char **command, char **environment) {
-    // Descriptors the caller of mydocker left open (node does not mark inherited
-    // ones close-on-exec) must not reach the container; fd 3 still reports
-    // an exec failure, since it closes only if the exec succeeds.
-    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail_errno("marking inherited descriptors close-on-exec");
-    const char *program = command[0];
-    if (strchr(program, '/') != NULL) {
-        execve(program, command, environment);
-        fail(exit_code_for(errno), "exec %s: %s", program, strerror(errno));
-    }
-
-    const char *path = container_path(environment);
-    int denied = 0;
-    for (const char *start = path;; start++) {
-        const char *end = strchrnul(start, ':');
-        char candidate[MAX_PATH];
-        int length = snprintf(candidate, sizeof candidate, "%.*s/%s", (int)(end - start), start, program);
-        if (end == start) length = snprintf(candidate, sizeof candidate, "%s", program);
-        if (length < (int)sizeof candidate) {
-            execve(candidate, command, environment);
-            if (errno != ENOENT && errno != ENOTDIR) denied = errno;
-        }
-        if (*end == '\0') break;
-        start = end;
-    }
-    if (denied) fail(EXIT_CANNOT_EXECUTE, "exec %s: %s", program, strerror(denied));
-    fail(EXIT_NOT_FOUND, "exec \"%s\": executable file not found in $PATH", program);
-}
 
 // --init: PID 1 stays ours, forks the command, passes signals on and reaps every
 // orphan; it exits as the command did.

@@ -96,7 +96,7 @@ export async function applyLayer(options: ApplyLayerOptions): Promise<ApplyLayer
 
   try {
     await readArchive(options, new Parser({strict: false}), applier)
-    applier.finish()
+    await applier.finish()
   } catch (error) {
     throw fromSystemError(error, `applying layer to ${options.target}`)
   } finally {
