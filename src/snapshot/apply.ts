@@ -96,7 +96,7 @@ export async function applyLayer(options: ApplyLayerOptions): Promise<ApplyLayer
 
   try {
     await readArchive(options, new Parser({strict: false}), applier)
-    await applier.finish()
+    applier.finish()
   } catch (error) {
     throw fromSystemError(error, `applying layer to ${options.target}`)
   } finally {

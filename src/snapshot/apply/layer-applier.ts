@@ -17,7 +17,6 @@ import {
   fchownSync,
   futimesSync,
   lchownSync,
-  readFileSync,
   linkSync,
   lstatSync,
   lutimesSync,
@@ -32,11 +31,9 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs'
-import {open, type FileHandle} from 'node:fs/promises'
 import {resolve} from 'node:path'
 import type {ReadEntry} from 'tar'
 
-import {fromSystemError} from '../../errors.js'
 import type {SnapshotKind} from '../kind.js'
 import {FsOpsClient, FsOpsError, type NodeType} from './fsops-client.js'
 import {
@@ -52,28 +49,6 @@ const maxSymlinkHops = 40
 
 /** Flags for a file the applier writes: never through a symlink, never into an existing inode. */
 const createFlags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
-
-/**
- * Plain files up to this size are read into memory and written by the pool of
- * writers while the parser moves on: creating a file costs about a millisecond
- * of kernel time, and several creates in flight on libuv's pool overlap.
- */
-const bufferedFileLimit = 1024 * 1024
-
-/** At most this many buffered files are being written at once (memory stays under 16 MiB). */
-const writersInFlight = 16
-
-/** A buffered file waiting for (or in) a writer of the pool. */
-interface BufferedFile {
-  place: Place
-  entryPath: string
-  content: Buffer
-  uid: number
-  gid: number
-  mode: number
-  atime: Date | number
-  mtime: Date | number
-}
 
 /** What a path is in the view the applier resolves through (target alone, or target over lowers). */
 type Found =
@@ -132,12 +107,6 @@ export class LayerApplier {
   /** Owners lchown refused, reported once each. */
   private readonly reportedOwners = new Set<string>()
   private lowersPromise: Promise<string[]> | undefined
-  /** Buffered files being written, by relative path; each promise settles without rejecting. */
-  private readonly pendingWrites = new Map<string, Promise<void>>()
-  /** The first error of a buffered write, thrown by the next entry or by finish. */
-  private writeFailure: {error: unknown} | undefined
-  /** The process umask (read once from /proc), or null when it could not be read. */
-  private umask: number | null | undefined
 
   constructor(private readonly options: LayerApplierOptions) {
     this.root = resolve(options.target)
@@ -148,10 +117,6 @@ export class LayerApplier {
     this.entries += 1
     const components = rootedComponents(entry.path)
     const meaning = whiteoutMeaning(components.at(-1) ?? '')
-    this.throwWriteFailure()
-    // Only plain files and directories without xattrs run beside buffered
-    // writes; every other entry may remove or link a path, so it waits for all.
-    if (meaning.kind !== 'none' || extras.xattrs.size > 0 || !mayOverlapWrites(entry)) await this.drainWrites()
     try {
       if (meaning.kind === 'opaque') return await this.applyOpaque(components.slice(0, -1))
       if (meaning.kind === 'whiteout') return await this.applyWhiteout(components.slice(0, -1), meaning.name)
@@ -168,9 +133,8 @@ export class LayerApplier {
     }
   }
 
-  /** Waits for the buffered writes, then sets the times of directories; call after the last entry. */
-  async finish(): Promise<void> {
-    await this.drainWrites()
+  /** Sets the times of directories; call after the last entry. */
+  finish(): void {
     for (const [relative, times] of this.directoryTimes) {
       try {
         utimesSync(this.hostPath(relative), times.atime, times.mtime)
@@ -180,9 +144,8 @@ export class LayerApplier {
     }
   }
 
-  /** Waits for buffered writes still in flight (their errors are dropped) and stops the fsops helper if one was started. */
+  /** Stops the fsops helper if one was started. */
   async close(): Promise<void> {
-    await Promise.all(this.pendingWrites.values())
     await this.fsops.close()
   }
 
@@ -213,13 +176,7 @@ export class LayerApplier {
   private async applyFile(entry: ReadEntry, components: string[], extras: EntryExtras): Promise<void> {
     const place = await this.placeEntry(entry, components)
     if (place === undefined) return
-    if (this.pendingWrites.has(place.relative)) await this.drainWrites()
-    if (this.canBuffer(entry, extras) && lstatSync(place.host, {throwIfNoEntry: false}) === undefined) {
-      return this.writeLater(entry, place)
-    }
 
-    // Whatever is at the place is removed first, perhaps a directory with buffered files inside.
-    await this.drainWrites()
     const descriptor = this.createFile(place)
     try {
       await this.writeContent(entry, descriptor)
@@ -237,8 +194,6 @@ export class LayerApplier {
   private async applyDirectory(entry: ReadEntry, components: string[], extras: EntryExtras): Promise<void> {
     const place = components.length === 0 ? {relative: '', host: this.root} : await this.placeEntry(entry, components)
     if (place === undefined) return
-    // A buffered file at the place, or inside it, is finished before the directory's mode changes.
-    if ([...this.pendingWrites.keys()].some((pending) => isWithin(pending, place.relative))) await this.drainWrites()
 
     if (place.relative !== '') this.makeDirectory(place)
     this.changeOwner(place, entry.uid ?? 0, entry.gid ?? 0)
@@ -466,8 +421,6 @@ export class LayerApplier {
       }
 
       const child = joinRelative(current, name)
-      // A buffered file on the way is finished first, so the path is seen as the archive order left it.
-      if (this.pendingWrites.has(child)) await this.drainWrites()
       if (!this.directories.has(child)) {
         const found = await this.inspect(child, current)
         if (found.type === 'symlink') {
@@ -624,98 +577,6 @@ export class LayerApplier {
     })
   }
 
-  // --- buffered writes --------------------------------------------------------
-
-  /** True for a file small enough to hold in memory whose metadata the pool writes alone. */
-  private canBuffer(entry: ReadEntry, extras: EntryExtras): boolean {
-    return extras.xattrs.size === 0 && (entry.size ?? 0) <= bufferedFileLimit
-  }
-
-  /**
-   * Reads the entry's content (so the parser moves on), waits for a free
-   * writer, and hands the file to it. The place must be absent in the target:
-   * the writer creates it with O_EXCL and removes nothing.
-   */
-  private async writeLater(entry: ReadEntry, place: Place): Promise<void> {
-    const content = await readContent(entry)
-    while (this.pendingWrites.size >= writersInFlight) await Promise.race(this.pendingWrites.values())
-    this.throwWriteFailure()
-
-    const file: BufferedFile = {
-      place,
-      entryPath: entry.path,
-      content,
-      uid: entry.uid ?? 0,
-      gid: entry.gid ?? 0,
-      mode: entry.mode ?? 0o644,
-      atime: entry.atime ?? entry.mtime ?? 0,
-      mtime: entry.mtime ?? 0,
-    }
-    const job = this.writeBuffered(file).then(
-      () => {
-        this.pendingWrites.delete(place.relative)
-      },
-      (error: unknown) => {
-        this.pendingWrites.delete(place.relative)
-        this.writeFailure ??= {error: fromSystemError(error, `applying entry "${file.entryPath}"`)}
-      },
-    )
-    this.pendingWrites.set(place.relative, job)
-  }
-
-  /** Writes one buffered file with the same steps, in the same order, as applyFile. */
-  private async writeBuffered(file: BufferedFile): Promise<void> {
-    // With no bits beyond rwx and none the umask clears, open gives the final mode and fchmod is saved.
-    const umask = this.processUmask()
-    const finalAtOpen = umask !== null && (file.mode & ~0o777) === 0 && (file.mode & umask) === 0
-    const handle = await open(file.place.host, createFlags, finalAtOpen ? file.mode : 0o600)
-    try {
-      for (let offset = 0; offset < file.content.length; ) {
-        offset += (await handle.write(file.content, offset)).bytesWritten
-      }
-
-      await this.changeOwnerOfHandle(handle, file)
-      if (!finalAtOpen) await handle.chmod(file.mode)
-      await handle.utimes(file.atime, file.mtime)
-    } finally {
-      await handle.close()
-    }
-
-    this.size += file.content.length
-    this.madeByLayer.set(file.place.relative, 'other')
-  }
-
-  private async changeOwnerOfHandle(handle: FileHandle, file: BufferedFile): Promise<void> {
-    try {
-      await handle.chown(file.uid, file.gid)
-    } catch (error) {
-      this.reportOwner(error, file.place.relative, file.uid, file.gid)
-    }
-  }
-
-  /** Waits until no buffered write is in flight; throws the first one's error. */
-  private async drainWrites(): Promise<void> {
-    while (this.pendingWrites.size > 0) await Promise.all(this.pendingWrites.values())
-    this.throwWriteFailure()
-  }
-
-  private throwWriteFailure(): void {
-    if (this.writeFailure !== undefined) throw this.writeFailure.error
-  }
-
-  /**
-   * The umask, read from /proc/self/status rather than process.umask(),
-   * which can only read it by setting it for the whole process.
-   */
-  private processUmask(): number | null {
-    if (this.umask === undefined) {
-      const match = /^Umask:\s*([0-7]+)$/m.exec(readProcStatus())
-      this.umask = match === null ? null : Number.parseInt(match[1], 8)
-    }
-
-    return this.umask
-  }
-
   /** Removes whatever is at `place` (a directory with everything under it). */
   private removeExisting(place: Place): void {
     const stats = lstatSync(place.host, {throwIfNoEntry: false})
@@ -797,29 +658,6 @@ export class LayerApplier {
 
   private hostPath(relative: string): string {
     return relative === '' ? this.root : `${this.root}/${relative}`
-  }
-}
-
-/** True for entry types that may be applied while buffered files are still being written. */
-function mayOverlapWrites(entry: ReadEntry): boolean {
-  return ['File', 'OldFile', 'ContiguousFile', 'Directory', 'GNUDumpDir'].includes(entry.type)
-}
-
-/** Collects an entry's content in memory. */
-function readContent(entry: ReadEntry): Promise<Buffer> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = []
-    entry.on('data', (chunk: Buffer) => chunks.push(chunk))
-    entry.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)))
-  })
-}
-
-/** The text of /proc/self/status, empty when it cannot be read. */
-function readProcStatus(): string {
-  try {
-    return readFileSync('/proc/self/status', 'utf8')
-  } catch {
-    return ''
   }
 }
 
