@@ -1,6 +1,6 @@
 /**
  * The one way errors reach the user: a single line on stderr,
- * `mydocker: <message>`, an optional `hint:` line, and Docker's exit status
+ * `mydocker: <message> (hint: <what to do>)`, and Docker's exit status
  * (125 unless the error says otherwise). A stack trace only with MYDOCKER_DEBUG=1.
  * Free of oclif, so the fast `run` path can use it too.
  */
@@ -28,8 +28,8 @@ export function reportError(error: CommandError, stream: NodeJS.WritableStream =
     return
   }
   if (error instanceof MydockerError) {
-    stream.write(`${prefix}${error.message}\n`)
-    if (error.hint) stream.write(`hint: ${error.hint}\n`)
+    // One line: what was wrong, then what to do.
+    stream.write(`${prefix}${error.message}${error.hint ? ` (hint: ${error.hint})` : ''}\n`)
     if (debug) stream.write(`${error.stack}\n`)
     process.exitCode = error.exitCode
     return
@@ -41,9 +41,9 @@ export function reportError(error: CommandError, stream: NodeJS.WritableStream =
   }
   // Anything else is an input error (unknown flag, missing argument) or a bug;
   // either way mydocker failed, which Docker reports as 125.
-  stream.write(`${prefix}${firstSentence(error.message)}\n`)
   const command = context.command?.replaceAll(':', ' ') ?? process.argv[2] ?? ''
-  if (error.oclif) stream.write(`hint: see 'mydocker ${command} --help'\n`)
+  const hint = error.oclif ? ` (hint: see 'mydocker ${command} --help')` : ''
+  stream.write(`${prefix}${firstSentence(error.message)}${hint}\n`)
   if (debug) stream.write(`${error.stack}\n`)
   process.exitCode = 125
 }
