@@ -19,6 +19,7 @@ const PACKAGES = [
   ['zstd', 'zstd'],
   ['gcc', 'gcc'],
   ['runc', 'runc'],
+  ['uidmap', 'newuidmap'],
 ]
 
 function has(command) {

@@ -7,7 +7,7 @@ import {spawn, spawnSync} from 'node:child_process'
 import {randomBytes, randomInt} from 'node:crypto'
 import {readdirSync, statSync} from 'node:fs'
 import {chown, mkdtemp, readFile, rm} from 'node:fs/promises'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {binPath, type CliResult} from '../support/cli.js'
 import {cachedLayout, pushLayout, seedImages, standardLayout, defaultPath} from '../support/images.js'
@@ -33,6 +33,17 @@ function cannotRun(): string | undefined {
   const setting = (path: string) => spawnSync('cat', [path], {encoding: 'utf8'}).stdout.trim()
   if (setting('/proc/sys/user/max_user_namespaces') === '0') return 'user namespaces are disabled (user.max_user_namespaces is 0)'
   if (setting('/proc/sys/kernel/unprivileged_userns_clone') === '0') return 'unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone is 0)'
+  return unreadableCheckout()
+}
+
+// The ordinary user runs this checkout's bin/ and node_modules/: every folder
+// above it must let others through.
+function unreadableCheckout(): string | undefined {
+  for (let directory = dirname(binPath); directory !== dirname(directory); directory = dirname(directory)) {
+    if ((statSync(directory).mode & 0o001) === 0) {
+      return `the checkout is not reachable by an ordinary user: ${directory} is not searchable by others (chmod o+x it to run these tests)`
+    }
+  }
   return undefined
 }
 
@@ -316,7 +327,9 @@ describe('rootless mydocker as an ordinary user', {skip}, () => {
         `node ${binPath} run --root /tmp/inner ${images.whiteout} docker-explorer stat /gone.txt; echo "gone: $?"`,
       ].join(' && ')
       const {mydocker} = await import('../support/cli.js')
-      const volumes = ['/usr', '/lib', '/lib64', '/work/main'].flatMap((path) => ['-v', `${path}:${path}`])
+      // The checkout is wherever this clone is (CI uses a folder of its own).
+      const checkout = dirname(dirname(binPath))
+      const volumes = ['/usr', '/lib', '/lib64', checkout].flatMap((path) => ['-v', `${path}:${path}`])
       const result = await mydocker(['run', '--privileged', ...volumes, '-e', 'PATH=/usr/sbin:/usr/bin:/bin', images.busybox, 'sh', '-c', script], {root: outerStore})
       assert.equal(result.exitCode, 0, result.stderr)
       const [infoText, rest] = [result.stdout.slice(0, result.stdout.lastIndexOf('}') + 1), result.stdout.slice(result.stdout.lastIndexOf('}') + 2)]
