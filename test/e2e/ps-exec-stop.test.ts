@@ -154,7 +154,7 @@ describe('ps, exec and stop', {skip: process.getuid?.() !== 0 && 'needs root'}, 
     for (const args of [['exec', 'no-such-container', 'true'], ['stop', 'no-such-container']]) {
       const result = await mydocker(args, {root})
       assert.equal(result.exitCode, 1, args[0])
-      assert.match(result.stderr, /^mydocker: no such container: no-such-container$/m)
+      assert.match(result.stderr, /^mydocker: no such container: no-such-container \(hint: .*\)$/m)
     }
   })
 })
