@@ -2,7 +2,8 @@ import {Args} from '@oclif/core'
 import {oclifFlags} from '../cli/oclif-flags.js'
 import {RUN_FLAGS} from '../cli/run-flags.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {flagShapes, splitRunArguments} from '../cli/run-argv.js'
+import {flagShapesOf} from '../cli/flag-table.js'
+import {splitRunArguments} from '../cli/run-argv.js'
 import {invalidArgument} from '../errors.js'
 import type {RunFlags} from '../service/run.js'
 
@@ -37,7 +38,7 @@ cannot be run; 127 when it is not found; 128+N when it dies from signal N.`
   async run(): Promise<void> {
     // bin/run.js normally takes `run` down the fast path (cli/fast-entry.ts);
     // this is the path for `mydocker help run` style invocations and tests.
-    const split = splitRunArguments(this.argv, flagShapes(Run.flags))
+    const split = splitRunArguments(this.argv, flagShapesOf(RUN_FLAGS))
     if (split.image === undefined) {
       throw invalidArgument('"mydocker run" requires at least 1 argument: the image', {
         hint: 'mydocker run [OPTIONS] IMAGE [COMMAND [ARG...]]',

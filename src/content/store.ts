@@ -13,7 +13,7 @@
  * it before unlinking.
  */
 import {createHash, type Hash} from 'node:crypto'
-import {createReadStream, existsSync, mkdirSync, readFileSync} from 'node:fs'
+import {createReadStream, mkdirSync, readFileSync} from 'node:fs'
 import {open, rename, rm, stat} from 'node:fs/promises'
 import {dirname, join} from 'node:path'
 import {Writable} from 'node:stream'
@@ -237,9 +237,4 @@ async function syncDirectory(path: string): Promise<void> {
   } finally {
     await handle.close()
   }
-}
-
-/** True when a blob file exists on disk, recorded or not. */
-export function blobFileExists(store: ContentStore, digest: string): boolean {
-  return existsSync(store.blobPath(digest))
 }

@@ -2,7 +2,7 @@
 // static probe compiled from the C source below, run through launch() in a
 // child node process so its stdout, stderr and exit status are the CLI's.
 import assert from 'node:assert/strict'
-import {execFile, execFileSync, spawn} from 'node:child_process'
+import {execFileSync, spawn} from 'node:child_process'
 import {randomBytes, randomInt} from 'node:crypto'
 import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import {chmod, copyFile, mkdir, mkdtemp, readdir, rm, symlink, writeFile} from 'node:fs/promises'
