@@ -89,29 +89,30 @@ interface Stage {
 
 /**
  * The warm run and the warm pull cut into stages: processes that stop after
- * a bare node start, after loading what the command loads, after opening
- * the store, and the whole command. Differences between rows are what each
- * stage costs.
+ * a bare node start, after loading the command's bundle as bin/run.js does,
+ * and the whole command. Differences between rows are what each stage costs.
  */
 async function stagesOf(root: string, images: {busybox: string}): Promise<Record<string, Stage[]>> {
   const dist = new URL('../dist/', import.meta.url).href
   const node = (script: string) => [process.execPath, '--input-type=module', '-e', script]
-  const runModules = `await Promise.all(['cli/run-entry.js', 'service/run.js', 'store/store.js', 'store/root.js'].map((path) => import('${dist}' + path)))`
-  const openStore = `const {openStore} = await import('${dist}store/store.js'); openStore(${JSON.stringify(root)}).close()`
+  // What bin/run.js does before it hands over to the fast path: CommonJS, no ES module loader.
+  const loadBundle = (command: string) => {
+    const directory = new URL('../dist/', import.meta.url).pathname
+    return [process.execPath, '-e', `require(${JSON.stringify(`${directory}cli/load-bundle.cjs`)}).loadBundle(${JSON.stringify(`${directory}fast/${command}.cjs`)})`]
+  }
   const launchAlone = await launchOnlyScript(root, images.busybox, dist)
   return {
     run: [
       {stage: 'node -e 0', argv: [process.execPath, '-e', '0']},
       {stage: 'node, then launch() of a ready spec alone (no lookup, no SQLite)', argv: node(launchAlone), baseline: 'node -e 0'},
-      {stage: 'load the run path\'s modules', argv: node(runModules), baseline: 'node -e 0'},
-      {stage: 'open the store (better-sqlite3 and the index)', argv: node(`${runModules}; ${openStore}`)},
-      {stage: 'whole run: find the image, start and wait for the container', argv: mydocker(root).argv('run', [images.busybox, 'true'])},
+      {stage: 'load the run bundle from its code cache', argv: loadBundle('run'), baseline: 'node -e 0'},
+      {stage: 'whole run: open the store, find the image, start and wait for the container', argv: mydocker(root).argv('run', [images.busybox, 'true'])},
     ],
     'pull-warm': [
       {stage: 'node -e 0', argv: [process.execPath, '-e', '0']},
-      {stage: 'oclif start-up (mydocker --version)', argv: mydocker(root).argv('--version', [])},
-      {stage: 'oclif start-up, then import got', argv: node(`await import('@oclif/core').then((oclif) => oclif.Config.load('${dist}')); await import('got')`)},
+      {stage: 'load the pull bundle (got inside) from its code cache', argv: loadBundle('pull')},
       {stage: 'whole warm pull (one HEAD)', argv: mydocker(root).argv('pull', [images.busybox])},
+      {stage: 'for comparison: oclif start-up (mydocker --version)', argv: mydocker(root).argv('--version', []), baseline: 'node -e 0'},
     ],
   }
 }

@@ -1,23 +1,42 @@
 #!/usr/bin/env -S node --
 // The mydocker entry point. `run` and `pull` take a fast path that does not
-// load oclif (see src/cli/fast-entry.ts); every other command goes through
-// oclif, which reads oclif.manifest.json so only the command asked for is imported.
-// The shebang's `--` keeps node 20 from taking `run --env-file FILE` as its own flag.
-const [command, ...rest] = process.argv.slice(2)
+// load oclif (src/cli/fast-entry.ts, bundled into dist/fast/); every other
+// command goes through oclif, which reads oclif.manifest.json so only the
+// command asked for is imported.
+//
+// This file is CommonJS (bin/package.json says so): starting node on an ES
+// module initialises its ES module loader first, some milliseconds that a warm
+// run would pay for nothing. The shebang's `--` keeps node 20 from taking
+// `run --env-file FILE` as its own flag.
+'use strict'
+const {join} = require('node:path')
 
-// An ordinary user's mydocker runs in a user namespace of its own (rootless,
-// issue #5); see src/rootless/userns.ts. Root pays this uid check only.
-if (process.getuid() !== 0 && process.env.MYDOCKER_USERNS === undefined) {
-  const {enterUserNamespace} = await import('../dist/rootless/userns.js')
-  await enterUserNamespace(process.argv.slice(1), {warn: ['pull', 'load'].includes(command)})
-}
-if (command === 'run' || command === 'pull') {
-  const entry = await import('../dist/cli/fast-entry.js')
-  if (!entry.wantsHelp(command, rest)) {
-    await entry.runFast(command, rest)
-    process.exit()
+const top = join(__dirname, '..')
+
+async function main(command, rest) {
+  // An ordinary user's mydocker runs in a user namespace of its own (rootless,
+  // issue #5); see src/rootless/userns.ts. Root pays this uid check only.
+  if (process.getuid() !== 0 && process.env.MYDOCKER_USERNS === undefined) {
+    const {enterUserNamespace} = await import('../dist/rootless/userns.js')
+    await enterUserNamespace(process.argv.slice(1), {warn: ['pull', 'load'].includes(command)})
   }
+
+  if (command === 'run' || command === 'pull') {
+    // One bundled file per command (scripts/build.js): node's ES module loader
+    // would take a millisecond for each of the forty modules a warm run reaches.
+    const {loadBundle} = require('../dist/cli/load-bundle.cjs')
+    const entry = loadBundle(join(top, 'dist', 'fast', `${command}.cjs`))
+    if (!entry.wantsHelp(command, rest)) {
+      await entry.runFast(command, rest)
+      process.exit()
+    }
+  }
+
+  const {execute} = await import('@oclif/core')
+  // The top directory, not this file's: oclif takes the nearest package.json
+  // for the CLI's, and bin/ has one of its own.
+  await execute({dir: top})
 }
 
-const {execute} = await import('@oclif/core')
-await execute({dir: import.meta.url})
+const [command, ...rest] = process.argv.slice(2)
+main(command, rest)

@@ -79,14 +79,15 @@ async function pull(argv: string[]): Promise<void> {
   })
 }
 
+// The store is not closed: the process exits right after the command. Closing
+// the last connection would checkpoint SQLite's write-ahead log into the index
+// and delete it (two fsyncs, two unlinks), and the next command would create the
+// log again; left open, the log is checkpointed by SQLite as it fills and by
+// the close of every other command. Committed transactions are in the log
+// either way.
 async function withStore(root: string | undefined, work: (store: import('../store/store.js').Store) => Promise<void>): Promise<void> {
   const [{openStore}, {resolveStoreRoot}] = await Promise.all([import('../store/store.js'), import('../store/root.js')])
-  const store = openStore(resolveStoreRoot(root))
-  try {
-    await work(store)
-  } finally {
-    store.close()
-  }
+  await work(openStore(resolveStoreRoot(root)))
 }
 
 // Ctrl-C or a SIGTERM during a pull: remove the snapshots this process was

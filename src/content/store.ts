@@ -12,9 +12,11 @@
  * caller holds it around `openIngest` .. `commit`, and garbage collection takes
  * it before unlinking.
  */
-import {createHash, type Hash} from 'node:crypto'
-import {createReadStream, mkdirSync, readFileSync} from 'node:fs'
-import {open, rename, rm, stat} from 'node:fs/promises'
+import type {Hash} from 'node:crypto'
+// fs.promises rather than node:fs/promises: in the bundle of `run`, which never
+// writes a blob, that module (and what it loads) is then not loaded at all.
+import {createReadStream, mkdirSync, promises as fs, readFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 import {Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
@@ -70,6 +72,21 @@ export class ContentStore {
     return this.selectBlob.get(digest) as BlobInfo | undefined
   }
 
+  /**
+   * Reads a recorded blob whole, checking only its size against the index: for
+   * `run`, where loading node's crypto would cost more than the read. Its digest
+   * was verified when it was written; `system check` verifies it again.
+   */
+  readRecordedBlob(digest: string): Buffer {
+    const body = readFileSync(this.blobPath(digest))
+    if (body.length !== this.info(digest)?.size) {
+      throw corrupt(`blob ${digest} in the store is damaged: it is not the size the index records`, {
+        hint: 'run `mydocker system check --repair`, then pull the image again',
+      })
+    }
+    return body
+  }
+
   /** Reads a small recorded blob (manifest, config) whole, checking its digest. */
   readBlob(digest: string): Buffer {
     const body = readFileSync(this.blobPath(digest))
@@ -118,7 +135,7 @@ export class ContentStore {
     const hash = createHash(algorithm)
     let offset = 0
     if (options.resume !== false) offset = await rehash(file, size, hash)
-    const handle = await open(file, offset > 0 ? 'a' : 'w')
+    const handle = await fs.open(file, offset > 0 ? 'a' : 'w')
     const stream = hashingWriter(handle, hash)
 
     return {
@@ -131,12 +148,12 @@ export class ContentStore {
         await handle.sync()
         await handle.close()
         if (written !== size) {
-          await rm(file, {force: true})
+          await fs.rm(file, {force: true})
           throw digestMismatch(`blob ${digest}: expected ${size} bytes, got ${written}`)
         }
         const actual = `${algorithm}:${hash.digest('hex')}`
         if (actual !== digest) {
-          await rm(file, {force: true})
+          await fs.rm(file, {force: true})
           throw digestMismatch(`blob ${digest}: content has digest ${actual}`, {
             hint: 'the registry served different content than its manifest names; try again',
           })
@@ -146,7 +163,7 @@ export class ContentStore {
       abort: async (keep) => {
         stream.destroy()
         await handle.close().catch(() => {})
-        if (!keep) await rm(file, {force: true})
+        if (!keep) await fs.rm(file, {force: true})
       },
     }
   }
@@ -154,20 +171,28 @@ export class ContentStore {
   /** Removes a blob's row and file; the caller holds the blob's lock. */
   async deleteBlob(digest: string): Promise<void> {
     this.db.prepare('DELETE FROM blobs WHERE digest = ?').run(digest)
-    await rm(this.blobPath(digest), {force: true})
+    await fs.rm(this.blobPath(digest), {force: true})
   }
 
   private async publish(file: string, digest: string, size: number, mediaType: string): Promise<void> {
     const target = this.blobPath(digest)
     try {
       mkdirSync(dirname(target), {recursive: true})
-      await rename(file, target)
+      await fs.rename(file, target)
       await syncDirectory(dirname(target))
     } catch (error) {
       throw fromSystemError(error, `storing blob ${digest}`, this.paths.root)
     }
     this.insertBlob.run(digest, size, mediaType, Date.now())
   }
+}
+
+// node:crypto costs a warm run a few milliseconds to load and `run` hashes
+// nothing, so it is required on the first hash, not imported.
+let crypto: typeof import('node:crypto') | undefined
+function createHash(algorithm: string): Hash {
+  crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
+  return crypto.createHash(algorithm)
 }
 
 /** The digest of `body` computed with the algorithm `like` names. */
@@ -187,10 +212,10 @@ export function parseDigest(digest: string): [string, string, string] {
 // Feeds the bytes already in a partial ingest file to `hash` and returns how many
 // there are; a file longer than the blob cannot be a prefix of it and starts over.
 async function rehash(file: string, size: number, hash: Hash): Promise<number> {
-  const existing = await stat(file).catch(() => undefined)
+  const existing = await fs.stat(file).catch(() => undefined)
   if (!existing || existing.size === 0) return 0
   if (existing.size > size) {
-    await rm(file, {force: true})
+    await fs.rm(file, {force: true})
     return 0
   }
   await pipeline(createReadStream(file), new Writable({
@@ -231,7 +256,7 @@ function finished(stream: Writable): Promise<void> {
 }
 
 async function syncDirectory(path: string): Promise<void> {
-  const handle = await open(path, 'r')
+  const handle = await fs.open(path, 'r')
   try {
     await handle.sync()
   } finally {

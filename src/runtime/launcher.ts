@@ -7,8 +7,8 @@
  * import alone costs ~170 ms here; see docs/runtime.md).
  */
 import {spawn} from 'node:child_process'
-import {existsSync} from 'node:fs'
-import {rm} from 'node:fs/promises'
+// fs.promises rather than node:fs/promises: see content/store.ts.
+import {existsSync, promises as fs} from 'node:fs'
 import {constants} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {MydockerError, type ErrorCode} from '../errors.js'
@@ -148,7 +148,7 @@ export async function launch(spec: LaunchSpec): Promise<LaunchResult> {
 async function removeContainerDir(containerDir: string): Promise<MydockerError | undefined> {
   if (!existsSync(containerDir)) return undefined
   try {
-    await rm(containerDir, {recursive: true, force: true})
+    await fs.rm(containerDir, {recursive: true, force: true})
     return undefined
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)

@@ -5,8 +5,7 @@
  * and loads no HTTP or tar code: the pull service is imported only when the
  * image is missing or `--pull always` asks for it.
  */
-import {randomBytes} from 'node:crypto'
-import {mkdirSync} from 'node:fs'
+import {closeSync, mkdirSync, openSync, readSync} from 'node:fs'
 import {join} from 'node:path'
 import {corrupt, fromSystemError, invalidArgument, MydockerError, notFound} from '../errors.js'
 import type {ImageConfig} from '../image/types.js'
@@ -65,7 +64,7 @@ export async function runContainer(store: Store, request: RunRequest): Promise<n
   }
   const found = storedById(store, request.image) ?? (await findOrPull(store, parseReference(request.image), request.flags))
 
-  const id = randomBytes(32).toString('hex')
+  const id = newContainerId()
   const hostname = request.flags.hostname ?? id.slice(0, 12)
   reapDeadContainers(store)
   const image = claimImage(store, found.name, {id, request})
@@ -126,9 +125,22 @@ async function findOrPull(store: Store, reference: Reference, flags: RunFlags): 
   return pulled
 }
 
+// 64 hex digits from the kernel's random source, as docker's ids; read here
+// rather than through node:crypto, which a warm run would load for this alone.
+function newContainerId(): string {
+  const bytes = Buffer.alloc(32)
+  const fd = openSync('/dev/urandom', 'r')
+  try {
+    readSync(fd, bytes)
+  } finally {
+    closeSync(fd)
+  }
+  return bytes.toString('hex')
+}
+
 function readConfig(store: Store, image: RunnableImage): ImageConfig {
   try {
-    return JSON.parse(store.content.readBlob(image.configDigest).toString('utf8')) as ImageConfig
+    return JSON.parse(store.content.readRecordedBlob(image.configDigest).toString('utf8')) as ImageConfig
   } catch (error) {
     if (error instanceof MydockerError) throw error
     throw corrupt(`config ${image.configDigest} of ${image.name} cannot be read: ${(error as Error).message}`, {

@@ -7,8 +7,8 @@
  * build keeps its tmp- name and is never used; `system prune` removes it.
  * Callers serialise builds of one chain ID on its lock (locks.ts).
  */
-import {mkdtempSync} from 'node:fs'
-import {readdir, rename, rm} from 'node:fs/promises'
+// fs.promises rather than node:fs/promises: see content/store.ts.
+import {mkdtempSync, promises as fs} from 'node:fs'
 import {join} from 'node:path'
 import {fromSystemError} from '../errors.js'
 import type {Database} from '../store/database.js'
@@ -109,18 +109,18 @@ export class SnapshotStore {
    * resolves with their names. Builds of live processes are left alone.
    */
   async removeAbandoned(): Promise<string[]> {
-    const names = await readdir(this.paths.snapshots).catch(() => [] as string[])
+    const names = await fs.readdir(this.paths.snapshots).catch(() => [] as string[])
     const abandoned = names.filter((name) => {
       const owner = temporaryOwner(name)
       return owner !== undefined && !isProcessAlive(owner.pid, owner.start)
     })
-    for (const name of abandoned) await rm(join(this.paths.snapshots, name), {recursive: true, force: true})
+    for (const name of abandoned) await fs.rm(join(this.paths.snapshots, name), {recursive: true, force: true})
     return abandoned
   }
 
   /** Discards a snapshot that was being built. */
   async abort(prepared: PreparedSnapshot): Promise<void> {
-    await rm(prepared.directory, {recursive: true, force: true})
+    await fs.rm(prepared.directory, {recursive: true, force: true})
   }
 
   /** Removes a committed snapshot's row, then its directory; the caller holds its lock. */
@@ -128,7 +128,7 @@ export class SnapshotStore {
     this.db.prepare('DELETE FROM snapshots WHERE id = ?').run(snapshot.id)
     // Hide it under a temporary name first, so a half-removed tree is never taken for a snapshot.
     const doomed = join(this.paths.snapshots, `${temporaryName()}-rm-${snapshot.id}`)
-    await rename(this.directory(snapshot.id), doomed).catch(() => undefined)
-    await rm(doomed, {recursive: true, force: true})
+    await fs.rename(this.directory(snapshot.id), doomed).catch(() => undefined)
+    await fs.rm(doomed, {recursive: true, force: true})
   }
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
 import {randomBytes, randomInt} from 'node:crypto'
-import {mkdtemp, readdir, rm, writeFile} from 'node:fs/promises'
+import {mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -172,6 +172,29 @@ describe('mydocker pull, images, run and rm against a real registry', {skip: !is
     const result = await run(['run', id, 'docker-explorer', 'echo', 'by id'])
     assert.equal(result.exitCode, 0, result.stderr)
     assert.equal(result.stdout, 'by id\n')
+  })
+
+  it('runs a stored image without loading an HTTP client, tar or oclif', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'mydocker-modules-'))
+    const recorder = join(directory, 'record.cjs')
+    const record = join(directory, 'loaded.json')
+    await writeFile(recorder, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(record)},
+      JSON.stringify({builtins: process.moduleLoadList, files: Object.keys(require.cache)})))`)
+    try {
+      const result = spawnSync(process.execPath, ['--require', recorder, '--', binPath, 'run', images.busybox, 'true'], {
+        env: {...process.env, MYDOCKER_ROOT: root},
+        encoding: 'utf8',
+      })
+      assert.equal(result.status, 0, result.stderr)
+      const loaded = JSON.parse(await readFile(record, 'utf8')) as {builtins: string[]; files: string[]}
+      for (const builtin of ['http', 'https', 'tls', 'zlib']) {
+        assert.ok(!loaded.builtins.includes(`NativeModule ${builtin}`), `node:${builtin} was loaded`)
+      }
+      assert.deepEqual(loaded.files.filter((file) => /node_modules\/(got|tar|@oclif)\//.test(file)), [])
+      assert.ok(loaded.files.some((file) => file.endsWith('/dist/cli/load-bundle.cjs')), 'the recorder saw the fast path')
+    } finally {
+      await rm(directory, {recursive: true, force: true})
+    }
   })
 
   it('refuses -it when stdin is not a terminal, as docker does', async () => {
