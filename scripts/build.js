@@ -46,12 +46,14 @@ for (const file of nativeFiles.filter((name) => name.endsWith('.c'))) {
  * the first call that needs it. Packages stay in node_modules and are imported
  * when a slower path needs them (tar to unpack, node-pty for -t, ...), except
  * better-sqlite3's JavaScript, which every run opens, and, for `pull`, got and
- * hpagent, whose sixty modules would otherwise be most of a warm pull.
+ * hpagent, whose sixty modules would otherwise be most of a warm pull, p-limit,
+ * whose import would start the ES module loader for one small module, and
+ * cli-progress.
  */
 async function bundleFastPaths() {
   const {build} = await import('esbuild')
   const {dependencies} = JSON.parse(readFileSync(join(top, 'package.json'), 'utf8'))
-  const carried = {run: ['better-sqlite3'], pull: ['better-sqlite3', 'got', 'hpagent']}
+  const carried = {run: ['better-sqlite3'], pull: ['better-sqlite3', 'got', 'hpagent', 'p-limit', 'cli-progress']}
   for (const [command, packages] of Object.entries(carried)) {
     const bundle = join(top, 'dist', 'fast', `${command}.cjs`)
     const result = await build({
