@@ -93,18 +93,16 @@ interface Stage {
  * and the whole command. Differences between rows are what each stage costs.
  */
 async function stagesOf(root: string, images: {busybox: string}): Promise<Record<string, Stage[]>> {
-  const dist = new URL('../dist/', import.meta.url).href
-  const node = (script: string) => [process.execPath, '--input-type=module', '-e', script]
   // What bin/run.js does before it hands over to the fast path: CommonJS, no ES module loader.
-  const loadBundle = (command: string) => {
-    const directory = new URL('../dist/', import.meta.url).pathname
-    return [process.execPath, '-e', `require(${JSON.stringify(`${directory}cli/load-bundle.cjs`)}).loadBundle(${JSON.stringify(`${directory}fast/${command}.cjs`)})`]
-  }
-  const launchAlone = await launchOnlyScript(root, images.busybox, dist)
+  const dist = new URL('../dist/', import.meta.url).pathname
+  const loadBundle = (command: string) => [
+    process.execPath,
+    '-e',
+    `require(${JSON.stringify(`${dist}cli/load-bundle.cjs`)}).loadBundle(${JSON.stringify(`${dist}fast/${command}.cjs`)})`,
+  ]
   return {
     run: [
       {stage: 'node -e 0', argv: [process.execPath, '-e', '0']},
-      {stage: 'node, then launch() of a ready spec alone (no lookup, no SQLite)', argv: node(launchAlone), baseline: 'node -e 0'},
       {stage: 'load the run bundle from its code cache', argv: loadBundle('run'), baseline: 'node -e 0'},
       {stage: 'whole run: open the store, find the image, start and wait for the container', argv: mydocker(root).argv('run', [images.busybox, 'true'])},
     ],
@@ -114,52 +112,6 @@ async function stagesOf(root: string, images: {busybox: string}): Promise<Record
       {stage: 'whole warm pull (one HEAD)', argv: mydocker(root).argv('pull', [images.busybox])},
       {stage: 'for comparison: oclif start-up (mydocker --version)', argv: mydocker(root).argv('--version', []), baseline: 'node -e 0'},
     ],
-  }
-}
-
-/**
- * A script that starts busybox `true` through dist/runtime/launcher.js with
- * the spec already built (the image's snapshot directories looked up here,
- * once), so its time is node plus the container's start and end.
- */
-async function launchOnlyScript(root: string, image: string, dist: string): Promise<string> {
-  const {openStore} = (await import(`${dist}store/store.js`)) as {
-    openStore: (root: string) => {
-      images: {runnable: (name: string) => {snapshotIds: Array<number | null>} | undefined}
-      snapshots: {directory: (id: number) => string}
-      paths: {containers: string}
-      close: () => void
-    }
-  }
-  const {parseReference, storedName} = (await import(`${dist}reference/reference.js`)) as {
-    parseReference: (text: string) => unknown
-    storedName: (reference: unknown) => string
-  }
-  const store = openStore(root)
-  try {
-    const runnable = store.images.runnable(storedName(parseReference(image)))
-    if (!runnable) throw new Error(`image ${image} is not in the store at ${root}`)
-    const lowerDirs = runnable.snapshotIds.map((id) => store.snapshots.directory(id!)).reverse()
-    const spec = {
-      lowerDirs,
-      args: ['true'],
-      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
-      cwd: '/',
-      user: '',
-      hostname: 'bench',
-      interactive: false,
-    }
-    const containers = JSON.stringify(store.paths.containers)
-    return [
-      `const {mkdirSync} = await import('node:fs')`,
-      `const {launch} = await import('${dist}runtime/launcher.js')`,
-      `const containerDir = ${containers} + '/bench-' + process.pid`,
-      `mkdirSync(containerDir, {recursive: true})`,
-      `const result = await launch({...${JSON.stringify(spec)}, containerDir})`,
-      `process.exitCode = result.exitCode`,
-    ].join('\n')
-  } finally {
-    store.close()
   }
 }
 

@@ -2,7 +2,7 @@
 // store, mydocker against podman, with skopeo copying the same image to a
 // directory (download and verify, no unpacking) as the floor.
 // Usage: node --import tsx bench/pull-cold.ts
-import {alternate, median, roundsFromEnvironment, timeCommand} from './lib/measure.js'
+import {alternate, median, pairedRatio, roundsFromEnvironment, timeCommand} from './lib/measure.js'
 import {saveResult, type Figure} from './lib/results.js'
 import {emptyDirectory, mydocker, podman, temporaryRoot, timeTool, type Tool} from './lib/tools.js'
 import {fetchManifest, startBenchRegistry, stopBenchRegistry} from './lib/images.js'
@@ -70,9 +70,9 @@ function figures(samples: Record<string, number[]>, layerBytes: number): Figure[
       mydocker: ours,
       reference: theirs,
       referenceName: 'podman',
-      ratio: ours / theirs,
+      ratio: pairedRatio(samples.mydocker!, samples.podman!),
       goal: `≤ ${podmanRatioGoal} × podman`,
-      pass: ours / theirs <= podmanRatioGoal,
+      pass: pairedRatio(samples.mydocker!, samples.podman!) <= podmanRatioGoal,
       best: {mydocker: Math.min(...samples.mydocker!), reference: Math.min(...samples.podman!)},
       samples,
       note: `layer ${(layerBytes / 1024 / 1024).toFixed(1)} MiB gzip; skopeo copy to a directory (no unpacking) ${(skopeo / 1000).toFixed(2)} s`,

@@ -2,7 +2,7 @@
 // podman, both through a counting proxy in front of the loopback registry so
 // the requests each makes can be counted.
 // Usage: node --import tsx bench/pull-warm.ts
-import {alternate, median, roundsFromEnvironment} from './lib/measure.js'
+import {alternate, median, pairedRatio, roundsFromEnvironment} from './lib/measure.js'
 import {saveResult, type Figure} from './lib/results.js'
 import {mydocker, podman, runTool, temporaryRoot, timeTool, type Tool} from './lib/tools.js'
 import {startBenchRegistry, stopBenchRegistry} from './lib/images.js'
@@ -70,9 +70,9 @@ function figures(samples: Record<string, number[]>, ours: RequestCounts, theirs:
       mydocker: oursMedian,
       reference: theirsMedian,
       referenceName: 'podman',
-      ratio: oursMedian / theirsMedian,
+      ratio: pairedRatio(samples.mydocker!, samples.podman!),
       goal: '≤ 1 × podman',
-      pass: oursMedian <= theirsMedian,
+      pass: pairedRatio(samples.mydocker!, samples.podman!) <= 1,
       best: {mydocker: Math.min(...samples.mydocker!), reference: Math.min(...samples.podman!)},
       samples,
     },

@@ -136,6 +136,8 @@ struct cgroups {
 };
 
 static int report_fd = -1;
+// The container's mount namespace, held open by the supervisor (see main).
+static int held_mount_namespace = -1;
 // Set in the supervisor only: what fail() must undo before exiting.
 static const struct cgroups *created_cgroups = NULL;
 static void remove_cgroups(const struct cgroups *cgroups);
@@ -1142,6 +1144,7 @@ __attribute__((noreturn)) static void supervise(pid_t container, const struct op
         prctl(PR_SET_PDEATHSIG, 0);
         close(STDIN_FILENO);
         close(STDOUT_FILENO);
+        if (held_mount_namespace >= 0) close(held_mount_namespace);
         remove_container_dir(options->container_dir);
         _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
     }
@@ -1211,6 +1214,13 @@ int main(int argc, char **argv) {
     }
 
     close(liveness[0]);
+    // Holding the container's mount namespace keeps its teardown (the overlay and
+    // every other mount of the run) out of the container's exit, which would
+    // otherwise delay the end node waits for by a millisecond or two; it happens
+    // when the supervisor lets go, after the report. Without it, only slower.
+    char namespace_path[64];
+    snprintf(namespace_path, sizeof namespace_path, "/proc/%d/ns/mnt", (int)container);
+    held_mount_namespace = open(namespace_path, O_RDONLY | O_CLOEXEC);
     if (cgroups.count > 0) start_in_cgroups(container, &cgroups, liveness[1]);
     supervise(container, &options, &cgroups, &blocked);
 }

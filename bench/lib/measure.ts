@@ -54,6 +54,18 @@ export function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
+/**
+ * The median of the per-round ratios `ours[i] / theirs[i]` of two contenders
+ * of one alternating benchmark (same rounds, same order). Each round runs both
+ * back to back, so a machine that speeds up or slows down between rounds (a
+ * shared VM's disk can change by a factor of three within minutes) moves both
+ * sides of a ratio alike, where it would skew a ratio of the two medians.
+ */
+export function pairedRatio(ours: number[], theirs: number[]): number {
+  if (ours.length !== theirs.length) throw new Error(`paired ratio of ${ours.length} and ${theirs.length} samples`)
+  return median(ours.map((value, round) => value / theirs[round]!))
+}
+
 /** A named contender in an alternating benchmark: one round runs it once. */
 export interface Contender {
   name: string
