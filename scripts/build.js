@@ -9,7 +9,7 @@ import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const top = join(dirname(fileURLToPath(import.meta.url)), '..')
-const run = (command, args) => execFileSync(command, args, {cwd: top, stdio: 'inherit'})
+const run = (command, args, env = {}) => execFileSync(command, args, {cwd: top, stdio: 'inherit', env: {...process.env, ...env}})
 
 function newestMtime(path) {
   if (!existsSync(path)) return 0
@@ -23,7 +23,8 @@ if (sourcesChanged || process.argv.includes('--force') || !existsSync(join(top, 
   run(join(top, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'])
   await bundleFastPaths()
   run(process.execPath, ['-e', `require('node:fs').writeFileSync(${JSON.stringify(join(top, 'dist', '.built'))}, '')`])
-  run(join(top, 'node_modules', '.bin', 'oclif'), ['manifest'])
+  // The oclif developer CLI would otherwise look up its own newer versions online.
+  run(join(top, 'node_modules', '.bin', 'oclif'), ['manifest'], {OCLIF_SKIP_NEW_VERSION_CHECK: 'true'})
 }
 
 // Each native/NAME.c becomes dist/native/NAME; native/*.h are shared by them.
@@ -75,6 +76,7 @@ async function bundleFastPaths() {
       write: false,
       logLevel: 'warning',
     })
+    mkdirSync(dirname(bundle), {recursive: true})
     writeFileSync(bundle, routeDynamicImports(result, bundle))
     // In a child process: the cache must be V8's code for the bundle as node runs it.
     const loader = join(top, 'dist', 'cli', 'load-bundle.cjs')
