@@ -24,8 +24,7 @@ async function main(command, rest) {
   if (command === 'run' || command === 'pull') {
     // One bundled file per command (scripts/build.js): node's ES module loader
     // would take a millisecond for each of the forty modules a warm run reaches.
-    const {loadBundle} = require('../dist/cli/load-bundle.cjs')
-    const entry = loadBundle(join(top, 'dist', 'fast', `${command}.cjs`))
+    const entry = loadFastPath(command)
     if (!entry.wantsHelp(command, rest)) {
       await entry.runFast(command, rest)
       process.exit()
@@ -36,6 +35,18 @@ async function main(command, rest) {
   // The top directory, not this file's: oclif takes the nearest package.json
   // for the CLI's, and bin/ has one of its own.
   await execute({dir: top})
+}
+
+// An interrupted build can leave dist/ without the bundles.
+function loadFastPath(command) {
+  const bundle = join(top, 'dist', 'fast', `${command}.cjs`)
+  try {
+    return require('../dist/cli/load-bundle.cjs').loadBundle(bundle)
+  } catch (error) {
+    if (error.code !== 'ENOENT' && error.code !== 'MODULE_NOT_FOUND') throw error
+    process.stderr.write(`mydocker: ${error.code === 'ENOENT' ? bundle : 'dist/cli/load-bundle.cjs'} is missing: the build did not finish (hint: run \`npm run build\` in ${top})\n`)
+    process.exit(125)
+  }
 }
 
 const [command, ...rest] = process.argv.slice(2)

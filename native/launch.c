@@ -1138,10 +1138,11 @@ __attribute__((noreturn)) static void supervise(pid_t container, const struct op
         int status;
         if (waitpid(container, &status, WNOHANG) != container) continue;
         remove_cgroups(cgroups);
-        report_end(status);
-        // The container is gone: node's death must no longer cut the removal short,
-        // and a reader of mydocker's output (`| cat`) must not wait for it.
+        // The container is gone: node's death must no longer cut the removal short.
+        // Before the report, since node exits as soon as it has read it.
         prctl(PR_SET_PDEATHSIG, 0);
+        report_end(status);
+        // A reader of mydocker's output (`| cat`) must not wait for the removal.
         close(STDIN_FILENO);
         close(STDOUT_FILENO);
         if (held_mount_namespace >= 0) close(held_mount_namespace);

@@ -6,13 +6,15 @@
  * The build writes COMMAND.cjs.cache beside each bundle: the code V8 compiled
  * while loading it once. Compiling the bundle anew costs a warm run about five
  * milliseconds; taking the cache, about one. V8 rejects a cache made by another
- * V8 version or with other flags, and the bundle is then compiled from source;
- * a cache older than its bundle (a bundle rebuilt without one) is not offered.
+ * V8 version or with other flags, and the bundle is then compiled from source.
+ * V8 checks only the source's length, so the two files are paired by time: the
+ * build gives both the same modification time, and a cache whose time is not
+ * its bundle's (a bundle edited or rebuilt since) is not offered.
  *
  * This file is CommonJS so that bin/run.js can require it without the ES
  * module loader, whose cost the bundles exist to avoid.
  */
-import {readFileSync, statSync, writeFileSync} from 'node:fs'
+import {readFileSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname} from 'node:path'
 import {Script} from 'node:vm'
@@ -30,12 +32,17 @@ export function loadBundle(file: string): FastEntry {
 
 /**
  * Loads the bundle at `file` once and writes the code V8 compiled for it to
- * FILE.cache. Loading runs only the bundle's top level, which does no I/O.
+ * FILE.cache, then gives both files the same modification time (whole seconds,
+ * which every file system keeps exactly). Loading runs only the bundle's top
+ * level, which does no I/O.
  */
 export function writeCodeCache(file: string): void {
   const bundle = compileBundle(file, {withCache: false})
   evaluate(bundle)
   writeFileSync(`${file}.cache`, bundle.script.createCachedData())
+  const time = Math.floor(Date.now() / 1000)
+  utimesSync(file, time, time)
+  utimesSync(`${file}.cache`, time, time)
 }
 
 /** A bundle compiled, not yet run. */
@@ -71,7 +78,7 @@ function evaluate({script, file}: CompiledBundle): {exports: unknown} {
 
 function currentCache(file: string): Buffer | undefined {
   try {
-    if (statSync(`${file}.cache`).mtimeMs < statSync(file).mtimeMs) return undefined
+    if (statSync(`${file}.cache`).mtimeMs !== statSync(file).mtimeMs) return undefined
     return readFileSync(`${file}.cache`)
   } catch {
     return undefined

@@ -126,7 +126,27 @@ export function parseImageConfig(body: Buffer): ImageConfig {
   if (config !== undefined && config !== null && (typeof config !== 'object' || Array.isArray(config))) {
     throw corrupt('image config "config" is not an object')
   }
+  if (config) checkContainerConfig(config as Record<string, unknown>)
   return document as unknown as ImageConfig
+}
+
+// The fields a run takes from the image, in the types Docker decodes them into
+// (a JSON null is Go's empty value); anything else would reach the launcher as
+// nonsense, so the config is refused as damaged.
+function checkContainerConfig(config: Record<string, unknown>): void {
+  for (const field of ['Env', 'Entrypoint', 'Cmd']) {
+    const value = config[field]
+    if (value === undefined || value === null) continue
+    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string' && !item.includes('\0'))) {
+      throw corrupt(`image config "config.${field}" is not a list of strings: ${JSON.stringify(value).slice(0, 80)}`)
+    }
+  }
+  for (const field of ['User', 'WorkingDir', 'StopSignal']) {
+    const value = config[field]
+    if (value !== undefined && value !== null && typeof value !== 'string') {
+      throw corrupt(`image config "config.${field}" is not a string: ${JSON.stringify(value).slice(0, 80)}`)
+    }
+  }
 }
 
 function parseJsonObject(body: Buffer, what: string): Record<string, unknown> {

@@ -8,6 +8,7 @@
 import {closeSync, mkdirSync, openSync, readSync} from 'node:fs'
 import {join} from 'node:path'
 import {corrupt, fromSystemError, invalidArgument, MydockerError, notFound} from '../errors.js'
+import {parseImageConfig} from '../image/parse.js'
 import type {ImageConfig} from '../image/types.js'
 import {parseReference, storedName, type Reference} from '../reference/reference.js'
 import {parseEnvironmentOption, readEnvironmentFile} from '../runtime/env.js'
@@ -138,12 +139,22 @@ function newContainerId(): string {
   return bytes.toString('hex')
 }
 
+// The config as pull checked it (parseImageConfig): a blob changed on disk since
+// reads as damaged, not as whatever the launcher would make of it.
 function readConfig(store: Store, image: RunnableImage): ImageConfig {
+  let body: Buffer
   try {
-    return JSON.parse(store.content.readRecordedBlob(image.configDigest).toString('utf8')) as ImageConfig
+    body = store.content.readRecordedBlob(image.configDigest)
   } catch (error) {
     if (error instanceof MydockerError) throw error
     throw corrupt(`config ${image.configDigest} of ${image.name} cannot be read: ${(error as Error).message}`, {
+      hint: 'run `mydocker system check --repair`, then pull the image again',
+    })
+  }
+  try {
+    return parseImageConfig(body)
+  } catch (error) {
+    throw corrupt(`config ${image.configDigest} of ${image.name} is damaged: ${(error as Error).message}`, {
       hint: 'run `mydocker system check --repair`, then pull the image again',
     })
   }

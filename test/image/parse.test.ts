@@ -63,6 +63,11 @@ describe('parseImageConfig', () => {
     assert.deepEqual(parseImageConfig(json(config)).rootfs.diff_ids, [digest])
   })
 
+  it('takes null for any of the run fields, as Go decodes it', () => {
+    const nulls = {Env: null, Entrypoint: null, Cmd: null, User: null, WorkingDir: null, StopSignal: null}
+    assert.deepEqual(parseImageConfig(json({...config, config: nulls})).config, nulls)
+  })
+
   const bad = [
     {name: 'no rootfs', body: without(config, 'rootfs'), message: /no "rootfs"/},
     {name: 'no diff_ids', body: {...config, rootfs: {type: 'layers'}}, message: /rootfs.diff_ids/},
@@ -70,6 +75,12 @@ describe('parseImageConfig', () => {
     {name: 'another rootfs type', body: {...config, rootfs: {type: 'zfs', diff_ids: []}}, message: /expected "layers"/},
     {name: 'no architecture', body: without(config, 'architecture'), message: /architecture/},
     {name: 'config not an object', body: {...config, config: 'x'}, message: /"config" is not an object/},
+    {name: 'a string Entrypoint', body: {...config, config: {Entrypoint: 'echo'}}, message: /"config.Entrypoint" is not a list of strings/},
+    {name: 'a number in Env', body: {...config, config: {Env: [5]}}, message: /"config.Env" is not a list of strings/},
+    {name: 'an object for Cmd', body: {...config, config: {Cmd: {a: 1}}}, message: /"config.Cmd" is not a list of strings/},
+    {name: 'a NUL inside an Env entry', body: {...config, config: {Env: ['A=b\u0000c']}}, message: /"config.Env"/},
+    {name: 'a number for WorkingDir', body: {...config, config: {WorkingDir: 7}}, message: /"config.WorkingDir" is not a string/},
+    {name: 'a list for User', body: {...config, config: {User: ['root']}}, message: /"config.User" is not a string/},
   ]
   for (const testCase of bad) {
     it(`refuses ${testCase.name}`, () => {

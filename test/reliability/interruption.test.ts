@@ -254,7 +254,28 @@ describe('commands killed with SIGKILL, and what comes after', {skip: !isRoot &&
     const ran = await run(['run', images.busybox, 'docker-explorer', 'echo', 'after prune'])
     assert.equal(ran.stdout, 'after prune\n', ran.stderr)
   })
+
+  // mydocker exits as soon as the launcher has reported the exit status; the
+  // launcher must have let go of its parent-death signal by then, or that exit
+  // kills it before it removes the run's directory. strace slows every prctl
+  // down (the signal is set and cleared with prctl) to widen the window.
+  it('removes the run\'s directory although mydocker exits the moment it has the exit status', {skip: !hasStrace() && 'strace is not installed'}, async () => {
+    assert.equal((await run(['pull', '-q', images.busybox])).exitCode, 0)
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const traced = spawnSync(
+        'strace',
+        ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=prctl', '-e', 'inject=prctl:delay_enter=50000:when=2+', process.execPath, '--', binPath, 'run', images.busybox, 'true'],
+        {env: {...process.env, MYDOCKER_ROOT: root}, encoding: 'utf8'},
+      )
+      assert.equal(traced.status, 0, traced.stderr)
+      await waitFor('the launcher to remove the run\'s directory', undefined, async () => (await readdir(join(root, 'containers'))).length === 0, 10_000)
+    }
+  })
 })
+
+function hasStrace(): boolean {
+  return spawnSync('sh', ['-c', 'command -v strace'], {stdio: 'ignore'}).status === 0
+}
 
 // PIDs whose command line is exactly `argv`.
 function processesRunning(argv: string[]): number[] {
