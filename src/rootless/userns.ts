@@ -137,13 +137,17 @@ export async function enterUserNamespace(argv: string[], options: {warn: boolean
   // setpriv sets that after unshare: entering the namespace clears it.
   const deathSignal = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'SIGKILL'] : []
   const command = [...plan.unshareArguments, '--', ...deathSignal, process.execPath, ...process.execArgv, '--', ...argv]
-  const child = spawn('unshare', command, {stdio: 'inherit', env})
+  // Listening before the spawn: node runs a handler only once spawn() has
+  // returned, so `child` is set by then, and a signal that came during the spawn
+  // does not end this process by node's default action instead.
   const terminal = [process.stdin, process.stdout, process.stderr].some((stream) => stream.isTTY)
+  let child: ReturnType<typeof spawn> | undefined
   for (const name of FORWARDED_SIGNALS) {
     process.on(name, () => {
-      if (!(terminal && TERMINAL_SIGNALS.has(name))) child.kill(name)
+      if (!(terminal && TERMINAL_SIGNALS.has(name))) child?.kill(name)
     })
   }
+  child = spawn('unshare', command, {stdio: 'inherit', env})
 
   return new Promise<never>(() => {
     child.once('error', (error) => {

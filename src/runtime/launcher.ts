@@ -6,12 +6,13 @@
  * This module is on the warm `run` path: it imports node built-ins only (execa's
  * import alone costs ~170 ms here; see docs/runtime.md).
  */
-import {spawn} from 'node:child_process'
+import {spawn, type ChildProcess} from 'node:child_process'
 // fs.promises rather than node:fs/promises: see content/store.ts.
 import {existsSync, promises as fs} from 'node:fs'
 import {constants} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {MydockerError, type ErrorCode} from '../errors.js'
+import {FORWARDED_SIGNALS, relaySignals} from './signals.js'
 
 /** A -v HOST:CONTAINER[:ro] bind mount. */
 export interface VolumeMount {
@@ -101,7 +102,6 @@ export interface LaunchResult {
   cleanupError?: MydockerError
 }
 
-const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const
 
 /** How the launcher ended, and whether it goes on to remove the container directory. */
 interface LauncherEnd {
@@ -230,13 +230,20 @@ async function runLauncher(spec: LaunchSpec): Promise<LauncherEnd> {
 function runWithPipes(spec: LaunchSpec, launcherPath: string): Promise<LauncherEnd> {
   // detached: the launcher gets a session of its own, so a terminal's Ctrl-C
   // reaches the command once, through node, not also straight from the tty.
-  const child = spawn(launcherPath, ['--report-fd', '3', ...launcherArguments(spec)], {
-    env: environmentObject(spec.env),
-    stdio: [spec.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe'],
-    detached: true,
-  })
-
-  const stopForwarding = spec.forwardSignals === false ? () => {} : forwardSignals(child)
+  const relay = spec.forwardSignals === false ? undefined : relaySignals()
+  const stopForwarding = () => relay?.stop()
+  let child: ChildProcess
+  try {
+    child = spawn(launcherPath, ['--report-fd', '3', ...launcherArguments(spec)], {
+      env: environmentObject(spec.env),
+      stdio: [spec.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', 'pipe'],
+      detached: true,
+    })
+  } catch (error) {
+    stopForwarding()
+    throw error
+  }
+  relay?.attach(child)
   let reportText = ''
   const reportChannel = child.stdio[3]!
   reportChannel.on('data', (chunk: Buffer) => (reportText += chunk.toString('utf8')))
@@ -304,14 +311,3 @@ function signalName(signalNumber: number): string | undefined {
   return Object.entries(constants.signals).find(([, number]) => number === signalNumber)?.[0]
 }
 
-/** Passes signals sent to this process on to the launcher, which passes them to the container. */
-function forwardSignals(child: ReturnType<typeof spawn>): () => void {
-  const handlers = FORWARDED_SIGNALS.map((name) => {
-    const handler = () => child.kill(name)
-    process.on(name, handler)
-    return [name, handler] as const
-  })
-  return () => {
-    for (const [name, handler] of handlers) process.off(name, handler)
-  }
-}

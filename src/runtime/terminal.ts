@@ -7,6 +7,7 @@
  * node-pty is a native module, imported only here and only for -t.
  */
 import type {LaunchResult} from './launcher.js'
+import {relaySignals} from './signals.js'
 
 /** What the terminal run needs from launcher.ts. */
 export interface TerminalRun {
@@ -27,29 +28,32 @@ export interface TerminalRun {
  */
 export async function runInTerminal(run: TerminalRun): Promise<LaunchResult> {
   const pty = await import('node-pty')
-  const terminal = pty.spawn(run.launcherPath, run.args, {
-    name: 'xterm',
-    cols: process.stdout.columns || 80,
-    rows: process.stdout.rows || 24,
-    env: run.env,
-  })
+  const relay = relaySignals(run.forwardedSignals)
+  let terminal: import('node-pty').IPty
+  try {
+    terminal = pty.spawn(run.launcherPath, run.args, {
+      name: 'xterm',
+      cols: process.stdout.columns || 80,
+      rows: process.stdout.rows || 24,
+      env: run.env,
+    })
+  } catch (error) {
+    relay.stop()
+    throw error
+  }
+  relay.attach(terminal)
 
   const output = terminal.onData((data) => process.stdout.write(data))
   const restoreInput = run.interactive ? relayInput((data) => terminal.write(data)) : () => {}
   const onResize = () => terminal.resize(process.stdout.columns || 80, process.stdout.rows || 24)
   process.stdout.on('resize', onResize)
-  const handlers = run.forwardedSignals.map((signal) => {
-    const handler = () => terminal.kill(signal)
-    process.on(signal, handler)
-    return [signal, handler] as const
-  })
 
   return new Promise((resolve) => {
     terminal.onExit(({exitCode, signal}) => {
       output.dispose()
       restoreInput()
       process.stdout.off('resize', onResize)
-      for (const [name, handler] of handlers) process.off(name, handler)
+      relay.stop()
       resolve(signal ? {exitCode: 128 + signal} : {exitCode})
     })
   })

@@ -4,11 +4,12 @@
  * takes its root, capability bounding set and no_new_privs, and execs the
  * command; this process only relays stdio (inherited) and signals.
  */
-import {spawn} from 'node:child_process'
+import {spawn, type ChildProcess} from 'node:child_process'
 import {constants} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {conflict, invalidArgument, MydockerError} from '../errors.js'
 import {mergeEnvironment, parseEnvironmentOption, readEnvironmentFile} from '../runtime/env.js'
+import {FORWARDED_SIGNALS, relaySignals} from '../runtime/signals.js'
 import type {Store} from '../store/store.js'
 import {containerProcesses, findContainer, isRunning, optionValue, type ContainerProcesses} from './containers.js'
 
@@ -31,8 +32,6 @@ export interface ExecRequest {
   /** The helper; dist/native/enter by default (tests may point elsewhere). */
   enterPath?: string
 }
-
-const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const
 
 /**
  * Runs the request to completion and resolves with the command's exit status
@@ -107,15 +106,16 @@ function defaultEnterPath(): string {
 function runEnter(enterPath: string, args: string[], env: Record<string, string>, interactive: boolean): Promise<number> {
   // detached: a session of its own, so a terminal's Ctrl-C reaches the command
   // once, through this process, as `run` does.
-  const child = spawn(enterPath, args, {env, stdio: [interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'], detached: true})
-  const handlers = FORWARDED_SIGNALS.map((name) => {
-    const handler = () => child.kill(name)
-    process.on(name, handler)
-    return [name, handler] as const
-  })
-  const stopForwarding = () => {
-    for (const [name, handler] of handlers) process.off(name, handler)
+  const relay = relaySignals()
+  const stopForwarding = () => relay.stop()
+  let child: ChildProcess
+  try {
+    child = spawn(enterPath, args, {env, stdio: [interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'], detached: true})
+  } catch (error) {
+    stopForwarding()
+    throw error
   }
+  relay.attach(child)
 
   return new Promise((resolve, reject) => {
     child.once('error', (error) => {
