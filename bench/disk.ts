@@ -6,7 +6,7 @@
 import {formatValue} from './lib/measure.js'
 import {saveResult, type Figure} from './lib/results.js'
 import {mydocker, podman, runTool, temporaryRoot, type Tool} from './lib/tools.js'
-import {fetchManifest, startBenchRegistry, stopBenchRegistry} from './lib/images.js'
+import {fetchManifest, startBenchRegistry} from './lib/images.js'
 
 /** Room for a manifest, a config, index rows and a few directory blocks. */
 const metadataAllowanceBytes = 1024 * 1024
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     await theirs.reset()
     await rm(podmanRoot, {recursive: true, force: true})
     await rm(mydockerRoot, {recursive: true, force: true})
-    await stopBenchRegistry(registry)
+    await registry.remove()
   }
 }
 

@@ -8,7 +8,7 @@
 import {summarizeProfiles, type ProfileSummary} from './lib/cpu-profile.js'
 import {roundsFromEnvironment} from './lib/measure.js'
 import {mydocker, runTool, temporaryRoot, type Tool} from './lib/tools.js'
-import {startBenchRegistry, stopBenchRegistry} from './lib/images.js'
+import {startBenchRegistry} from './lib/images.js'
 
 /** One profiled command: how to run it and what to do before each run. */
 interface ProfiledCommand {
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     await saveReport(report)
   } finally {
     await rm(root, {recursive: true, force: true})
-    await stopBenchRegistry(registry)
+    await registry.remove()
   }
 }
 

@@ -2,10 +2,10 @@
 // store, mydocker against podman, with skopeo copying the same image to a
 // directory (download and verify, no unpacking) as the floor.
 // Usage: node --import tsx bench/pull-cold.ts
-import {alternate, median, pairedRatio, roundsFromEnvironment, timeCommand} from './lib/measure.js'
-import {saveResult, type Figure} from './lib/results.js'
+import {alternate, median, roundsFromEnvironment, timeCommand} from './lib/measure.js'
+import {comparison, saveResult, type Figure} from './lib/results.js'
 import {emptyDirectory, mydocker, podman, temporaryRoot, timeTool, type Tool} from './lib/tools.js'
-import {fetchManifest, startBenchRegistry, stopBenchRegistry} from './lib/images.js'
+import {fetchManifest, startBenchRegistry} from './lib/images.js'
 
 const podmanRatioGoal = 0.8
 
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   } finally {
     await theirs.reset()
     for (const root of [podmanRoot, mydockerRoot, skopeoRoot]) await rm(root, {recursive: true, force: true})
-    await stopBenchRegistry(registry)
+    await registry.remove()
   }
 }
 
@@ -59,21 +59,15 @@ async function skopeoCopy(image: string, root: string): Promise<number> {
 }
 
 function figures(samples: Record<string, number[]>, layerBytes: number): Figure[] {
-  const ours = median(samples.mydocker!)
-  const theirs = median(samples.podman!)
   const skopeo = median(samples.skopeo!)
   return [
     {
       id: 'pull-cold.debian',
       title: 'cold pull, debian:single (one layer)',
       unit: 'ms',
-      mydocker: ours,
-      reference: theirs,
+      ...comparison(samples.mydocker!, samples.podman!, podmanRatioGoal),
       referenceName: 'podman',
-      ratio: pairedRatio(samples.mydocker!, samples.podman!),
       goal: `≤ ${podmanRatioGoal} × podman`,
-      pass: pairedRatio(samples.mydocker!, samples.podman!) <= podmanRatioGoal,
-      best: {mydocker: Math.min(...samples.mydocker!), reference: Math.min(...samples.podman!)},
       samples,
       note: `layer ${(layerBytes / 1024 / 1024).toFixed(1)} MiB gzip; skopeo copy to a directory (no unpacking) ${(skopeo / 1000).toFixed(2)} s`,
     },

@@ -16,7 +16,6 @@ const peakGoalBytes = 150 * 1000 * 1000
 async function main(): Promise<void> {
   const {rm} = await import('node:fs/promises')
   const {startRegistry} = await import('../test/support/registry.js')
-  const {stopBenchRegistry} = await import('./lib/images.js')
 
   const rounds = roundsFromEnvironment(2)
   const layerBytes = Number(process.env.BENCH_BIG_LAYER_BYTES) || 1024 ** 3
@@ -49,7 +48,7 @@ async function main(): Promise<void> {
     await theirs.reset()
     await rm(podmanRoot, {recursive: true, force: true})
     await rm(mydockerRoot, {recursive: true, force: true})
-    await stopBenchRegistry(registry)
+    await registry.remove()
   }
 }
 

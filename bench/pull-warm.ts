@@ -2,10 +2,10 @@
 // podman, both through a counting proxy in front of the loopback registry so
 // the requests each makes can be counted.
 // Usage: node --import tsx bench/pull-warm.ts
-import {alternate, median, pairedRatio, roundsFromEnvironment} from './lib/measure.js'
-import {saveResult, type Figure} from './lib/results.js'
+import {alternate, roundsFromEnvironment} from './lib/measure.js'
+import {comparison, saveResult, type Figure} from './lib/results.js'
 import {mydocker, podman, runTool, temporaryRoot, timeTool, type Tool} from './lib/tools.js'
-import {startBenchRegistry, stopBenchRegistry} from './lib/images.js'
+import {startBenchRegistry} from './lib/images.js'
 import {countRequests, startCountingProxy, type CountingProxy, type RequestCounts} from './lib/counting-proxy.js'
 
 async function main(): Promise<void> {
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     await rm(podmanRoot, {recursive: true, force: true})
     await rm(mydockerRoot, {recursive: true, force: true})
     await proxy.stop()
-    await stopBenchRegistry(registry)
+    await registry.remove()
   }
 }
 
@@ -59,21 +59,15 @@ function describe(counts: RequestCounts): string {
 }
 
 function figures(samples: Record<string, number[]>, ours: RequestCounts, theirs: RequestCounts): Figure[] {
-  const oursMedian = median(samples.mydocker!)
-  const theirsMedian = median(samples.podman!)
   const manifestRequests = ours.manifestHeads + ours.manifestGets
   return [
     {
       id: 'pull-warm.time',
       title: 'warm pull of a stored image (busybox)',
       unit: 'ms',
-      mydocker: oursMedian,
-      reference: theirsMedian,
+      ...comparison(samples.mydocker!, samples.podman!, 1),
       referenceName: 'podman',
-      ratio: pairedRatio(samples.mydocker!, samples.podman!),
       goal: '≤ 1 × podman',
-      pass: pairedRatio(samples.mydocker!, samples.podman!) <= 1,
-      best: {mydocker: Math.min(...samples.mydocker!), reference: Math.min(...samples.podman!)},
       samples,
     },
     {

@@ -16,6 +16,8 @@ const top = join(__dirname, '..')
 async function main(command, rest) {
   // An ordinary user's mydocker runs in a user namespace of its own (rootless,
   // issue #5); see src/rootless/userns.ts. Root pays this uid check only.
+  // MYDOCKER_USERNS is store/root.ts's USER_NAMESPACE_ENV, spelled out here so
+  // that root loads nothing to check it.
   if (process.getuid() !== 0 && process.env.MYDOCKER_USERNS === undefined) {
     const {enterUserNamespace} = await import('../dist/rootless/userns.js')
     await enterUserNamespace(process.argv.slice(1), {warn: ['pull', 'load'].includes(command)})
@@ -27,6 +29,8 @@ async function main(command, rest) {
     const entry = loadFastPath(command)
     if (!entry.wantsHelp(command, rest)) {
       await entry.runFast(command, rest)
+      // At once, not when node's loop drains: nothing the command left (the open
+      // index, a launcher still removing its directory) is to be waited for.
       process.exit()
     }
   }
@@ -44,7 +48,9 @@ function loadFastPath(command) {
     return require('../dist/cli/load-bundle.cjs').loadBundle(bundle)
   } catch (error) {
     if (error.code !== 'ENOENT' && error.code !== 'MODULE_NOT_FOUND') throw error
-    process.stderr.write(`mydocker: ${error.code === 'ENOENT' ? bundle : 'dist/cli/load-bundle.cjs'} is missing: the build did not finish (hint: run \`npm run build\` in ${top})\n`)
+    const missing = error.code === 'ENOENT' ? bundle : 'dist/cli/load-bundle.cjs'
+    const hint = `run \`npm run build\` in ${top}`
+    process.stderr.write(`mydocker: ${missing} is missing: the build did not finish (hint: ${hint})\n`)
     process.exit(125)
   }
 }

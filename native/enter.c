@@ -47,7 +47,9 @@
 #define EXIT_NOT_FOUND 127
 #define MAX_PATH 4096
 
+#include "message.h"
 #include "identity.h"
+#include "capabilities.h"
 #define MAX_TEXT 65536
 
 static const char DEFAULT_PATH[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -78,17 +80,10 @@ struct container_state {
 };
 
 __attribute__((noreturn, format(printf, 2, 3))) static void fail(int code, const char *format, ...) {
-    char message[2048];
     va_list args;
     va_start(args, format);
-    vsnprintf(message, sizeof message, format, args);
+    write_message(STDERR_FILENO, "mydocker: ", format, args);
     va_end(args);
-    char line[2100];
-    int length = snprintf(line, sizeof line, "mydocker: %s\n", message);
-    if (length > (int)sizeof line - 1) length = sizeof line - 1;
-    if (write(STDERR_FILENO, line, length) < 0) {
-        // The exit status still tells.
-    }
     _exit(code);
 }
 
@@ -266,30 +261,7 @@ static void join_namespaces(int process, pid_t pid) {
     }
 }
 
-// ---------------------------------------------------------------- the user
-
 // ---------------------------------------------------------------- the command
-
-// The container's bounding set; set_capabilities then gives root the same as
-// effective, permitted and inheritable set (what launch.c gives the container's root).
-static void drop_bounding_capabilities(const struct container_state *state) {
-    for (int number = 0; number <= CAP_LAST_CAP; number++) {
-        if (state->bounding & (1ULL << number)) continue;
-        if (prctl(PR_CAPBSET_DROP, number, 0, 0, 0) < 0 && errno != EINVAL) fail_errno(EXIT_CANNOT_EXECUTE, "dropping a capability");
-    }
-}
-
-static void set_capabilities(const struct container_state *state, uid_t uid) {
-    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct data[2];
-    if (syscall(SYS_capget, &header, data) < 0) fail_errno(EXIT_CANNOT_EXECUTE, "reading capabilities");
-    for (int word = 0; word < 2; word++) {
-        unsigned int bits = uid == 0 ? (unsigned int)(state->bounding >> (32 * word)) & data[word].permitted : 0;
-        data[word].effective = data[word].permitted = data[word].inheritable = bits;
-    }
-    if (syscall(SYS_capset, &header, data) < 0) fail_errno(EXIT_CANNOT_EXECUTE, "setting capabilities");
-    if (state->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail_errno(EXIT_CANNOT_EXECUTE, "setting no_new_privs");
-}
 
 // In the container's namespaces (PID namespace included, being forked after
 // the setns): takes its root, then the user, directory and privileges.
@@ -308,11 +280,12 @@ __attribute__((noreturn)) static void run_command(const struct options *options,
     char **environment = environment_with_home(identity.home);
     if (chdir(options->cwd) < 0) fail(EXIT_CANNOT_EXECUTE, "chdir to %s: %s", options->cwd, strerror(errno));
 
-    drop_bounding_capabilities(state);
+    // The container's bounding set, and for root the same as its other sets (as launch.c gives them).
+    drop_bounding_set(state->bounding, EXIT_CANNOT_EXECUTE);
     if (setgroups(identity.group_count, identity.groups) < 0) fail_errno(EXIT_CANNOT_EXECUTE, "setting supplementary groups");
     if (setgid(identity.gid) < 0) fail_errno(EXIT_CANNOT_EXECUTE, "setting the group id");
     if (setuid(identity.uid) < 0) fail_errno(EXIT_CANNOT_EXECUTE, "setting the user id");
-    set_capabilities(state, identity.uid);
+    limit_capabilities(state->bounding, identity.uid, state->no_new_privs, EXIT_CANNOT_EXECUTE);
     // A change of credentials clears the parent-death signal; arm it again.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail_errno(EXIT_CANNOT_EXECUTE, "setting the parent-death signal");
     umask(022);

@@ -55,7 +55,9 @@
 #define REPORT_FD 3
 #define MAX_PATH 4096
 
+#include "message.h"
 #include "identity.h"
+#include "capabilities.h"
 
 static const char DEFAULT_PATH[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -145,19 +147,13 @@ static void remove_cgroups(const struct cgroups *cgroups);
 // Reports why the container could not start and exits with `code`. A message
 // goes to node over fd 3 when node listens there, else to stderr.
 __attribute__((noreturn, format(printf, 2, 3))) static void fail(int code, const char *format, ...) {
-    char message[2048];
+    char report_prefix[32];
+    snprintf(report_prefix, sizeof report_prefix, "error %d ", code);
     va_list args;
     va_start(args, format);
-    vsnprintf(message, sizeof message, format, args);
+    if (report_fd >= 0) write_message(report_fd, report_prefix, format, args);
+    else write_message(STDERR_FILENO, "mydocker: ", format, args);
     va_end(args);
-
-    char line[2200];
-    int length = report_fd >= 0 ? snprintf(line, sizeof line, "error %d %s\n", code, message)
-                                : snprintf(line, sizeof line, "mydocker: %s\n", message);
-    if (length > (int)sizeof line - 1) length = sizeof line - 1;
-    if (write(report_fd >= 0 ? report_fd : STDERR_FILENO, line, length) < 0) {
-        // Nothing else can be done: the exit status still tells.
-    }
     if (created_cgroups != NULL) remove_cgroups(created_cgroups);
     _exit(code);
 }
@@ -565,18 +561,11 @@ static bool in_user_namespace(void) {
     return !whole;
 }
 
-static void warn(const char *format, ...) {
-    char message[1024];
+__attribute__((format(printf, 1, 2))) static void warn(const char *format, ...) {
     va_list args;
     va_start(args, format);
-    vsnprintf(message, sizeof message, format, args);
+    write_message(STDERR_FILENO, "mydocker: warning: ", format, args);
     va_end(args);
-    char line[1100];
-    int length = snprintf(line, sizeof line, "mydocker: warning: %s\n", message);
-    if (length > (int)sizeof line - 1) length = sizeof line - 1;
-    if (write(STDERR_FILENO, line, length) < 0) {
-        // The run goes on either way.
-    }
 }
 
 // The kernel lets a user namespace mount proc only while a proc mount is in
@@ -811,29 +800,6 @@ static void become_foreground(void) {
     signal(SIGTTOU, SIG_DFL);
 }
 
-// ---------------------------------------------------------------- privileges
-
-static void drop_capabilities(const struct options *options) {
-    for (int number = 0; number <= CAP_LAST_CAP; number++) {
-        if (options->capabilities & (1ULL << number)) continue;
-        if (prctl(PR_CAPBSET_DROP, number, 0, 0, 0) < 0 && errno != EINVAL) fail_errno("dropping a capability");
-    }
-}
-
-// After setuid: root keeps exactly the chosen set; other users have none.
-static void set_capabilities(const struct options *options, uid_t uid) {
-    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct data[2];
-    // Only what this process holds can be kept (this machine, say, lacks CAP_SYS_RESOURCE).
-    if (syscall(SYS_capget, &header, data) < 0) fail_errno("reading capabilities");
-    for (int word = 0; word < 2; word++) {
-        unsigned int bits = uid == 0 ? (unsigned int)(options->capabilities >> (32 * word)) & data[word].permitted : 0;
-        data[word].effective = data[word].permitted = data[word].inheritable = bits;
-    }
-    if (syscall(SYS_capset, &header, data) < 0) fail_errno("setting capabilities");
-    if (!options->privileged && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail_errno("setting no_new_privs");
-}
-
 // ---------------------------------------------------------------- cgroups
 
 static bool wants_cgroups(const struct options *options) {
@@ -1052,9 +1018,9 @@ __attribute__((noreturn)) static void run_container(struct options *options, int
     if (chdir(options->cwd) < 0) fail_errno(options->cwd);
 
     if (options->tty) take_terminal();
-    drop_capabilities(options);
+    drop_bounding_set(options->capabilities, EXIT_SETUP);
     take_identity(&identity);
-    set_capabilities(options, identity.uid);
+    limit_capabilities(options->capabilities, identity.uid, !options->privileged, EXIT_SETUP);
     // A change of credentials clears the parent-death signal; arm it again.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail_errno("setting the parent-death signal");
     umask(022);
@@ -1092,13 +1058,9 @@ static int remove_entry(const char *path, const struct stat *status, int type, s
 static void remove_container_dir(const char *container_dir) {
     // FTW_MOUNT: never descend into something mounted there.
     if (nftw(container_dir, remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0 || errno == ENOENT) return;
-    // Node may be gone by now: the warning goes where the user sees it.
-    char line[MAX_PATH + 128];
-    int length = snprintf(line, sizeof line, "mydocker: warning: removing container directory %s: %s\n", container_dir, strerror(errno));
-    if (length > (int)sizeof line - 1) length = sizeof line - 1;
-    if (write(STDERR_FILENO, line, length) < 0) {
-        // Nothing else can be done; `mydocker system prune` finds it later.
-    }
+    // Node may be gone by now: the warning goes where the user sees it, and
+    // `mydocker system prune` finds the directory later.
+    warn("removing container directory %s: %s", container_dir, strerror(errno));
 }
 
 static long long now_milliseconds(void) {

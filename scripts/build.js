@@ -22,7 +22,7 @@ const sourcesChanged = newestMtime(join(top, 'src')) > newestMtime(join(top, 'di
 if (sourcesChanged || process.argv.includes('--force') || !existsSync(join(top, 'dist', 'fast'))) {
   run(join(top, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'])
   await bundleFastPaths()
-  run(process.execPath, ['-e', `require('node:fs').writeFileSync(${JSON.stringify(join(top, 'dist', '.built'))}, '')`])
+  writeFileSync(join(top, 'dist', '.built'), '')
   // The oclif developer CLI would otherwise look up its own newer versions online.
   run(join(top, 'node_modules', '.bin', 'oclif'), ['manifest'], {OCLIF_SKIP_NEW_VERSION_CHECK: 'true'})
 }

@@ -24,7 +24,8 @@ const root = mkdtempSync(join(tmpdir(), 'mydocker-demo-store-'))
 const mydocker = (...args) => {
   const quoted = args.map((arg) => (/^[\w./:@=-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`))
   console.log(`\n$ mydocker ${quoted.join(' ')}`)
-  execFileSync(process.execPath, [join(top, 'bin', 'run.js'), ...args], {
+  // `--`: node 20 would otherwise take `run --env-file F` as its own flag.
+  execFileSync(process.execPath, ['--', join(top, 'bin', 'run.js'), ...args], {
     stdio: 'inherit',
     env: {...process.env, MYDOCKER_ROOT: root},
   })

@@ -74,15 +74,26 @@ export function corrupt(message: string, options?: MydockerErrorOptions): Mydock
   return new MydockerError('CORRUPT', message, options)
 }
 
+/** The hint of an error about damage in the store that a repair and a new pull mend. */
+export const REPAIR_HINT = 'run `mydocker system check --repair`, then pull the image again'
+
 /**
- * Wraps a Node system error met while working on the store. ENOSPC and EDQUOT become
- * NO_SPACE naming the store, so a full disk reads the same wherever it struck.
+ * True for a system error that says the disk (or the user's quota) is full:
+ * ENOSPC or EDQUOT from a file, SQLITE_FULL from the index.
+ */
+export function isNoSpaceError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL'
+}
+
+/**
+ * Wraps a Node system error met while working on the store. A full disk
+ * (isNoSpaceError) becomes NO_SPACE naming the store, so it reads the same
+ * wherever it struck.
  */
 export function fromSystemError(error: unknown, what: string, storeRoot?: string): MydockerError {
   if (error instanceof MydockerError) return error
-  const errno = (error as NodeJS.ErrnoException | undefined)?.code
-  // SQLITE_FULL is the index's own way of saying the disk is full.
-  if (errno === 'ENOSPC' || errno === 'EDQUOT' || errno === 'SQLITE_FULL') {
+  if (isNoSpaceError(error)) {
     return new MydockerError('NO_SPACE', `no space left on ${storeRoot ?? 'the store'} while ${what}`, {
       cause: error,
       hint: 'free some space (mydocker system prune removes what no image uses) and try again',

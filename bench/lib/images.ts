@@ -13,7 +13,7 @@ export interface BenchRegistry<Name extends keyof StandardImages> {
 /**
  * Starts a loopback registry and pushes the named standard images (built
  * once into the test cache; the Debian ones need debootstrap the first time).
- * The caller stops the registry and removes its root directory.
+ * The caller ends it with `registry.remove()`.
  */
 export async function startBenchRegistry<Name extends keyof StandardImages>(names: Name[]): Promise<BenchRegistry<Name>> {
   const {startRegistry} = await import('../../test/support/registry.js')
@@ -23,16 +23,9 @@ export async function startBenchRegistry<Name extends keyof StandardImages>(name
   try {
     return {registry, images: await seedImages(registry.host, names)}
   } catch (error) {
-    await stopBenchRegistry(registry)
+    await registry.remove()
     throw error
   }
-}
-
-/** Stops the registry and removes its storage. */
-export async function stopBenchRegistry(registry: RunningRegistry): Promise<void> {
-  const {rm} = await import('node:fs/promises')
-  await registry.stop()
-  await rm(registry.rootDirectory, {recursive: true, force: true})
 }
 
 /** The registry's view of a manifest: its layers' digests and sizes. */

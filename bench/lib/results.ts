@@ -1,5 +1,6 @@
 // The figures a benchmark produces, printed as it finishes and saved as JSON
 // under bench/results/ for bench/report.ts to turn into docs/performance.md.
+import {median, pairedRatio} from './measure.js'
 
 /** One measured figure with its goal. */
 export interface Figure {
@@ -27,6 +28,22 @@ export interface Figure {
   samples?: Record<string, number[]>
   /** Anything the reader needs to weigh the figure. */
   note?: string
+}
+
+/**
+ * The measured part of a timed figure: two contenders' samples of one
+ * alternating run (same rounds, same order), their medians and fastest
+ * samples, and the paired ratio (see pairedRatio) judged against `goalRatio`.
+ */
+export function comparison(ours: number[], theirs: number[], goalRatio: number): Pick<Figure, 'mydocker' | 'reference' | 'ratio' | 'pass' | 'best'> {
+  const ratio = pairedRatio(ours, theirs)
+  return {
+    mydocker: median(ours),
+    reference: median(theirs),
+    ratio,
+    pass: ratio <= goalRatio,
+    best: {mydocker: Math.min(...ours), reference: Math.min(...theirs)},
+  }
 }
 
 /** What one benchmark script saved. */

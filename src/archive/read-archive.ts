@@ -156,51 +156,51 @@ async function takeEntry(store: Store, contents: Contents, entry: ReadEntry): Pr
 async function takeBlob(store: Store, contents: Contents, entry: ReadEntry, digest: string, size: number): Promise<ArchiveFile> {
   const keep = size <= IN_MEMORY_BYTES
   if (store.content.info(digest)) {
-    const {body, head} = await drain(entry, keep)
+    const {body, head} = await consume(entry, {keep})
     return {size, digest, head, body}
   }
 
   contents.releases.push(await acquireLock(store.paths.locks, blobLockKey(digest)))
   const ingest = await store.content.openIngest(digest, size, {resume: false})
-  const {body, head} = await copy(entry, ingest.stream, keep)
+  const {body, head} = await consume(entry, {keep, output: ingest.stream})
   return {size, digest, head, body, ingest}
 }
 
 async function takeOther(contents: Contents, entry: ReadEntry, size: number): Promise<ArchiveFile> {
   const hash = createHash('sha256')
   if (size <= IN_MEMORY_BYTES) {
-    const {body, head} = await drain(entry, true, hash)
+    const {body, head} = await consume(entry, {keep: true, hash})
     return {size, digest: `sha256:${hash.digest('hex')}`, head, body}
   }
 
   mkdirSync(contents.staging, {recursive: true})
   const stagedPath = join(contents.staging, String(contents.files.size))
-  const {head} = await copy(entry, createWriteStream(stagedPath), false, hash)
+  const {head} = await consume(entry, {keep: false, hash, output: createWriteStream(stagedPath)})
   return {size, digest: `sha256:${hash.digest('hex')}`, head, stagedPath}
 }
 
-async function drain(entry: ReadEntry, keep: boolean, hash?: ReturnType<typeof createHash>) {
-  const chunks: Buffer[] = []
-  let head = Buffer.alloc(0)
-  for await (const chunk of entry as AsyncIterable<Buffer>) {
-    if (head.length < 8) head = Buffer.concat([head, chunk]).subarray(0, 8)
-    hash?.update(chunk)
-    if (keep) chunks.push(chunk)
-  }
-  return {body: keep ? Buffer.concat(chunks) : undefined, head}
+/** How consume() treats an entry's bytes besides reading them. */
+interface Consumption {
+  /** Keep the bytes and return them as `body`. */
+  keep: boolean
+  hash?: ReturnType<typeof createHash>
+  /** Write them here too, with backpressure, and end it. */
+  output?: Writable
 }
 
-// Copies the entry's bytes into `output` with backpressure and ends it.
-async function copy(entry: ReadEntry, output: Writable, keep: boolean, hash?: ReturnType<typeof createHash>) {
+// Reads the entry to its end; returns its first 8 bytes (for the format's magic) and, with `keep`, all of it.
+async function consume(entry: ReadEntry, {keep, hash, output}: Consumption) {
   const chunks: Buffer[] = []
   let head = Buffer.alloc(0)
   for await (const chunk of entry as AsyncIterable<Buffer>) {
     if (head.length < 8) head = Buffer.concat([head, chunk]).subarray(0, 8)
     hash?.update(chunk)
     if (keep) chunks.push(chunk)
-    if (!output.write(chunk)) await once(output, 'drain')
+    if (output && !output.write(chunk)) await once(output, 'drain')
   }
-  output.end()
-  if (!output.writableFinished) await once(output, 'finish')
+  if (output) {
+    output.end()
+    if (!output.writableFinished) await once(output, 'finish')
+  }
   return {body: keep ? Buffer.concat(chunks) : undefined, head}
 }

@@ -14,7 +14,7 @@ import {createHash} from 'node:crypto'
 import {createReadStream, createWriteStream} from 'node:fs'
 import {rename, rm} from 'node:fs/promises'
 import {Transform, type Writable} from 'node:stream'
-import {corrupt, fromSystemError} from '../errors.js'
+import {corrupt, fromSystemError, REPAIR_HINT} from '../errors.js'
 import {parseManifestOrIndex} from '../image/parse.js'
 import {MediaType, type Descriptor} from '../image/types.js'
 import {familiarRepository, parseReference} from '../reference/reference.js'
@@ -156,7 +156,7 @@ async function addBlob(store: Store, tar: TarWriter, blob: Descriptor): Promise<
   const actual = `${algorithm}:${hash.digest('hex')}`
   if (actual !== blob.digest) {
     throw corrupt(`blob ${blob.digest} in the store is damaged: its content has digest ${actual}`, {
-      hint: 'run `mydocker system check --repair`, then pull the image again',
+      hint: REPAIR_HINT,
     })
   }
 }

@@ -7,22 +7,18 @@
  * times. They are parsed here from the same flag tables their oclif classes are
  * built from; `--help` still goes through oclif. See docs/performance.md.
  */
-import {readdirSync, rmSync} from 'node:fs'
-import {join} from 'node:path'
-import {invalidArgument} from '../errors.js'
+import {constants} from 'node:os'
+import type {SnapshotStore} from '../snapshot/store.js'
 import type {RunFlags} from '../service/run.js'
-import {flagShapesOf, parseFlagTable} from './flag-table.js'
+import {parseFlagTable} from './flag-table.js'
 import {PULL_FLAGS} from './pull-flags.js'
 import {reportError} from './report-error.js'
-import {splitRunArguments} from './run-argv.js'
+import {runFlagShapes, splitRunArguments, splitRunCommandLine} from './run-argv.js'
 import {RUN_FLAGS} from './run-flags.js'
-
-/** The commands that have a fast path. */
-export const FAST_COMMANDS = new Set(['run', 'pull'])
 
 /** True when `argv` (after the command) asks for help, which oclif renders. */
 export function wantsHelp(command: string, argv: string[]): boolean {
-  if (command === 'run') return splitRunArguments(argv, flagShapesOf(RUN_FLAGS)).flags.includes('--help')
+  if (command === 'run') return splitRunArguments(argv, runFlagShapes()).flags.includes('--help')
   return argv.includes('--help')
 }
 
@@ -48,17 +44,12 @@ export async function runFast(command: string, argv: string[]): Promise<void> {
 }
 
 async function run(argv: string[]): Promise<void> {
-  const split = splitRunArguments(argv, flagShapesOf(RUN_FLAGS))
+  const split = splitRunCommandLine(argv)
   const {flags} = parseFlagTable(RUN_FLAGS, split.flags, 'run')
-  if (split.image === undefined) {
-    throw invalidArgument('"mydocker run" requires at least 1 argument: the image', {
-      hint: 'mydocker run [OPTIONS] IMAGE [COMMAND [ARG...]]',
-    })
-  }
 
   const {runContainer} = await import('../service/run.js')
   await withStore(flags.root as string | undefined, async (store) => {
-    process.exitCode = await runContainer(store, {image: split.image!, command: split.command, flags: flags as unknown as RunFlags})
+    process.exitCode = await runContainer(store, {image: split.image, command: split.command, flags: flags as unknown as RunFlags})
   })
 }
 
@@ -66,7 +57,7 @@ async function pull(argv: string[]): Promise<void> {
   const {flags, positionals} = parseFlagTable(PULL_FLAGS, argv, 'pull')
   const {pullCommand} = await import('./pull-runner.js')
   await withStore(flags.root as string | undefined, async (store) => {
-    discardOwnBuildsOnSignal(store.paths.snapshots)
+    discardOwnBuildsOnSignal(store.snapshots)
     process.exitCode = await pullCommand(store, {
       references: positionals,
       file: flags.file as string | undefined,
@@ -93,18 +84,12 @@ async function withStore(root: string | undefined, work: (store: import('../stor
 // Ctrl-C or a SIGTERM during a pull: remove the snapshots this process was
 // building (tmp-PID-...), so nothing half-made is left; partial downloads stay in
 // ingest/ for the next pull to resume, and locks go with the process.
-function discardOwnBuildsOnSignal(snapshotsDirectory: string): void {
-  const discard = (signal: NodeJS.Signals, number: number) => {
-    try {
-      for (const name of readdirSync(snapshotsDirectory)) {
-        if (name.startsWith(`tmp-${process.pid}-`)) rmSync(join(snapshotsDirectory, name), {recursive: true, force: true})
-      }
-    } catch {
-      // Best effort: `system prune` removes whatever is left.
-    }
+function discardOwnBuildsOnSignal(snapshots: SnapshotStore): void {
+  const discard = (signal: 'SIGINT' | 'SIGTERM') => {
+    snapshots.discardOwnBuildsNow()
     process.stderr.write(`mydocker: pull interrupted by ${signal}\n`)
-    process.exit(128 + number)
+    process.exit(128 + constants.signals[signal])
   }
-  process.once('SIGINT', () => discard('SIGINT', 2))
-  process.once('SIGTERM', () => discard('SIGTERM', 15))
+  process.once('SIGINT', () => discard('SIGINT'))
+  process.once('SIGTERM', () => discard('SIGTERM'))
 }

@@ -53,17 +53,6 @@ export function parseFlagTable(table: FlagTable, tokens: string[], command: stri
   return {flags, positionals: parsed.positionals}
 }
 
-/** The flag names of `table` that take a value and that do not, for argument splitting. */
-export function flagShapesOf(table: FlagTable): {valued: Set<string>; boolean: Set<string>} {
-  const shapes = {valued: new Set<string>(['--root']), boolean: new Set<string>(['--help'])}
-  for (const [name, spec] of Object.entries(table)) {
-    const kind = spec.type === 'boolean' ? shapes.boolean : shapes.valued
-    kind.add(`--${name}`)
-    if (spec.char) kind.add(`-${spec.char}`)
-  }
-  return shapes
-}
-
 // `--memory-swap -1` and `-e -X`: a value that starts with a dash is still the
 // flag's value, as docker reads it; parseArgs only takes that as `--name=value`.
 function joinValues(table: FlagTable, tokens: string[]): string[] {

@@ -3,6 +3,9 @@
  * argument that is not a flag (the image); everything after it is the command,
  * passed on untouched, even when it looks like a flag (`sh -c 'ls -l'`).
  */
+import {invalidArgument} from '../errors.js'
+import {ROOT_FLAG} from './flag-table.js'
+import {RUN_FLAGS} from './run-flags.js'
 
 /** Which flags exist, and which of them take a value, by long name and by char. */
 export interface FlagShapes {
@@ -10,6 +13,7 @@ export interface FlagShapes {
   boolean: Set<string>
 }
 
+/** An argument list split at the image. */
 export interface SplitArguments {
   /** mydocker's own flags, for oclif to parse. */
   flags: string[]
@@ -17,7 +21,7 @@ export interface SplitArguments {
   command: string[]
 }
 
-/** Builds FlagShapes from an oclif flags object. */
+/** Builds FlagShapes from a flag table (flag-table.ts) or an oclif flags object. */
 export function flagShapes(flags: Record<string, {type: string; char?: string}>): FlagShapes {
   const shapes: FlagShapes = {valued: new Set(), boolean: new Set()}
   for (const [name, flag] of Object.entries(flags)) {
@@ -71,4 +75,20 @@ function expandBundle(token: string, shapes: FlagShapes): {tokens: string[]; nee
     tokens.push(flag)
   }
   return {tokens, needsValue: false}
+}
+
+/** The flag shapes of `mydocker run`: its own flags, --root and --help. */
+export function runFlagShapes(): FlagShapes {
+  return flagShapes({...RUN_FLAGS, root: ROOT_FLAG, help: {type: 'boolean'}})
+}
+
+/** `mydocker run ARGV` split into flags, image and command; throws INVALID_ARGUMENT when no image is given. */
+export function splitRunCommandLine(argv: string[]): SplitArguments & {image: string} {
+  const split = splitRunArguments(argv, runFlagShapes())
+  if (split.image === undefined) {
+    throw invalidArgument('"mydocker run" requires at least 1 argument: the image', {
+      hint: 'mydocker run [OPTIONS] IMAGE [COMMAND [ARG...]]',
+    })
+  }
+  return {...split, image: split.image}
 }

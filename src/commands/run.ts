@@ -2,9 +2,7 @@ import {Args} from '@oclif/core'
 import {oclifFlags} from '../cli/oclif-flags.js'
 import {RUN_FLAGS} from '../cli/run-flags.js'
 import {BaseCommand} from '../cli/base-command.js'
-import {flagShapesOf} from '../cli/flag-table.js'
-import {splitRunArguments} from '../cli/run-argv.js'
-import {invalidArgument} from '../errors.js'
+import {splitRunCommandLine} from '../cli/run-argv.js'
 import type {RunFlags} from '../service/run.js'
 
 export default class Run extends BaseCommand {
@@ -36,14 +34,9 @@ cannot be run; 127 when it is not found; 128+N when it dies from signal N.`
   static override flags = oclifFlags(RUN_FLAGS)
 
   async run(): Promise<void> {
-    // bin/run.js normally takes `run` down the fast path (cli/fast-entry.ts);
-    // this is the path for `mydocker help run` style invocations and tests.
-    const split = splitRunArguments(this.argv, flagShapesOf(RUN_FLAGS))
-    if (split.image === undefined) {
-      throw invalidArgument('"mydocker run" requires at least 1 argument: the image', {
-        hint: 'mydocker run [OPTIONS] IMAGE [COMMAND [ARG...]]',
-      })
-    }
+    // bin/run.js takes `run` down the fast path (cli/fast-entry.ts) and brings
+    // only --help here; this is the path when the command is run through oclif.
+    const split = splitRunCommandLine(this.argv)
 
     const {flags} = (await this.parse(Run, [...split.flags, split.image])) as unknown as {flags: RunFlags & {root?: string}}
     const {runContainer} = await import('../service/run.js')

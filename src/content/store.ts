@@ -20,7 +20,7 @@ import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 import {Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
-import {corrupt, digestMismatch, fromSystemError, invalidArgument} from '../errors.js'
+import {corrupt, digestMismatch, fromSystemError, invalidArgument, REPAIR_HINT} from '../errors.js'
 import type {Database} from '../store/database.js'
 import {acquireLock, blobLockKey} from '../store/locks.js'
 import type {StorePaths} from '../store/root.js'
@@ -81,7 +81,7 @@ export class ContentStore {
     const body = readFileSync(this.blobPath(digest))
     if (body.length !== this.info(digest)?.size) {
       throw corrupt(`blob ${digest} in the store is damaged: it is not the size the index records`, {
-        hint: 'run `mydocker system check --repair`, then pull the image again',
+        hint: REPAIR_HINT,
       })
     }
     return body
@@ -92,7 +92,7 @@ export class ContentStore {
     const body = readFileSync(this.blobPath(digest))
     if (hashOf(digest, body) !== digest) {
       throw corrupt(`blob ${digest} in the store is damaged`, {
-        hint: 'run `mydocker system check --repair`, then pull the image again',
+        hint: REPAIR_HINT,
       })
     }
     return body

@@ -7,9 +7,7 @@
 import {PassThrough, type Readable} from 'node:stream'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {MydockerError} from '../errors.js'
-import {RegistryError} from './errors.js'
-
-const MAX_RETRY_AFTER = 60_000
+import {MAX_RETRY_AFTER, RegistryError} from './errors.js'
 
 /** An opened source: its bytes start at `start` of the blob. */
 export interface BlobSource {

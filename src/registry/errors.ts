@@ -113,6 +113,9 @@ export function isTemporaryStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500
 }
 
+/** The longest Retry-After obeyed, in milliseconds; a registry asking for more is given up on. */
+export const MAX_RETRY_AFTER = 60_000
+
 /** A Retry-After header (seconds or an HTTP date) in milliseconds; undefined when absent or invalid. */
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const text = Array.isArray(value) ? value[0] : value

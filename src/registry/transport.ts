@@ -12,14 +12,13 @@ import type {Readable} from 'node:stream'
 import type {Agents, Got, OptionsInit, RequestError} from 'got'
 import type {RegistryConfig} from '../config/config.js'
 import {isLoopbackRegistry} from '../reference/reference.js'
-import {redactUrl, RegistryError} from './errors.js'
+import {MAX_RETRY_AFTER, redactUrl, RegistryError} from './errors.js'
 
 /** Longest body read into memory unless a request says otherwise. */
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024
 const CONNECT_TIMEOUT = 30_000
 // Idle time on a socket after which a request (or a blob stream) counts as cut.
 const SOCKET_TIMEOUT = 60_000
-const MAX_RETRY_AFTER = 60_000
 
 /** One request to send: method, URL, headers, and the largest body accepted. */
 export interface HttpRequest {
@@ -88,14 +87,21 @@ export class Transport {
     return url.protocol === 'https:' && this.isListedInsecure(url.host) && !this.httpsHosts.has(url.host)
   }
 
-  /** The request again over plain HTTP when HTTPS to an insecure registry failed to connect. */
-  private plainHttpFallback(request: HttpRequest, error: unknown): HttpRequest | undefined {
-    if (!this.isProbing(request.url) || !(error instanceof RegistryError) || error.status !== undefined) return undefined
-    this.options.log(`HTTPS to insecure registry ${request.url.host} failed (${error.message}); using plain HTTP`)
-    this.plainHttpHosts.add(request.url.host)
-    const url = new URL(request.url)
-    url.protocol = 'http:'
-    return {...request, url}
+  /**
+   * Runs `attempt` for the request and, when HTTPS to an insecure registry fails
+   * to connect, once more over plain HTTP (remembered for the host).
+   */
+  private async withPlainHttpFallback<T>(request: HttpRequest, attempt: (request: HttpRequest) => Promise<T>): Promise<T> {
+    try {
+      return await attempt(request)
+    } catch (error) {
+      if (!this.isProbing(request.url) || !(error instanceof RegistryError) || error.status !== undefined) throw error
+      this.options.log(`HTTPS to insecure registry ${request.url.host} failed (${error.message}); using plain HTTP`)
+      this.plainHttpHosts.add(request.url.host)
+      const url = new URL(request.url)
+      url.protocol = 'http:'
+      return attempt({...request, url})
+    }
   }
 
   private noteHttps(url: URL): void {
@@ -108,14 +114,8 @@ export class Transport {
    * response is returned whatever its status. Throws RegistryError UNAVAILABLE when
    * the host cannot be reached.
    */
-  async send(request: HttpRequest): Promise<HttpResponse> {
-    try {
-      return await this.sendOnce(request)
-    } catch (error) {
-      const fallback = this.plainHttpFallback(request, error)
-      if (fallback === undefined) throw error
-      return this.sendOnce(fallback)
-    }
+  send(request: HttpRequest): Promise<HttpResponse> {
+    return this.withPlainHttpFallback(request, (attempt) => this.sendOnce(attempt))
   }
 
   private async sendOnce(request: HttpRequest): Promise<HttpResponse> {
@@ -156,14 +156,8 @@ export class Transport {
    * Opens a streamed GET and resolves once the response head has arrived, whatever its
    * status. No retries: blob streams resume with Range, which got cannot do for us.
    */
-  async open(request: HttpRequest): Promise<HttpStreamResponse> {
-    try {
-      return await this.openOnce(request)
-    } catch (error) {
-      const fallback = this.plainHttpFallback(request, error)
-      if (fallback === undefined) throw error
-      return this.openOnce(fallback)
-    }
+  open(request: HttpRequest): Promise<HttpStreamResponse> {
+    return this.withPlainHttpFallback(request, (attempt) => this.openOnce(attempt))
   }
 
   private async openOnce(request: HttpRequest): Promise<HttpStreamResponse> {

@@ -9,16 +9,15 @@
  * bin/run.js calls enterUserNamespace() before anything else: root pays one
  * uid check. The user's process re-executes itself under `unshare` (which uses
  * newuidmap/newgidmap for the ranges) and passes stdio, signals and the exit
- * status through. This module imports node built-ins only: it runs before
- * every command.
+ * status through. This module imports node built-ins, the signal relay and
+ * store/root.ts only: it runs before every command.
  */
 import {spawn} from 'node:child_process'
 import {existsSync, readFileSync} from 'node:fs'
-import {homedir, userInfo} from 'node:os'
-import {join, resolve} from 'node:path'
-
-/** Set (to the mapping kind) in the environment of the re-executed mydocker, so it does not enter again. */
-export const USER_NAMESPACE_ENV = 'MYDOCKER_USERNS'
+import {userInfo} from 'node:os'
+import {join} from 'node:path'
+import {relaySignals} from '../runtime/signals.js'
+import {USER_NAMESPACE_ENV, userStoreRoot} from '../store/root.js'
 
 /** A block of subordinate ids from /etc/subuid or /etc/subgid. */
 export interface SubordinateRange {
@@ -37,8 +36,7 @@ export interface UserNamespacePlan {
 }
 
 /** Signals a terminal sends to its whole foreground group, which the namespaced process is in too. */
-const TERMINAL_SIGNALS = new Set(['SIGINT', 'SIGQUIT'])
-const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const
+const TERMINAL_SIGNALS = new Set<NodeJS.Signals>(['SIGINT', 'SIGQUIT'])
 
 /**
  * The first range of `/etc/subuid`-style `text` for the user (named or by
@@ -80,11 +78,6 @@ export function planUserNamespace(files = {subuid: '/etc/subuid', subgid: '/etc/
   return {unshareArguments: [...base, ...ranges], mapping: 'ranges'}
 }
 
-/** True when this process must enter the user namespace first: not root, and not already inside. */
-export function needsUserNamespace(env: NodeJS.ProcessEnv = process.env): boolean {
-  return process.getuid?.() !== 0 && env[USER_NAMESPACE_ENV] === undefined
-}
-
 /**
  * True when this process runs in a user namespace that does not map the whole
  * id space (mydocker's own, or any other rootless one), read from
@@ -99,16 +92,6 @@ export function runningRootless(): boolean {
   } catch {
     return false
   }
-}
-
-/**
- * The store root an ordinary user gets, computed before entering the
- * namespace, where uid 0 would otherwise select /var/lib/mydocker (the
- * resolution of src/store/root.ts for a non-root user).
- */
-function userStoreRoot(env: NodeJS.ProcessEnv): string {
-  const dataHome = env.XDG_DATA_HOME || join(homedir(), '.local', 'share')
-  return join(resolve(dataHome), 'mydocker')
 }
 
 /**
@@ -132,22 +115,17 @@ export async function enterUserNamespace(argv: string[], options: {warn: boolean
   }
 
   const env: NodeJS.ProcessEnv = {...process.env, [USER_NAMESPACE_ENV]: plan.mapping}
+  // Chosen before entering: inside, uid 0 would select /var/lib/mydocker.
   env.MYDOCKER_ROOT ??= userStoreRoot(process.env)
   // The namespaced mydocker dies with this one (a SIGKILL cannot be forwarded).
   // setpriv sets that after unshare: entering the namespace clears it.
   const deathSignal = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'SIGKILL'] : []
   const command = [...plan.unshareArguments, '--', ...deathSignal, process.execPath, ...process.execArgv, '--', ...argv]
-  // Listening before the spawn: node runs a handler only once spawn() has
-  // returned, so `child` is set by then, and a signal that came during the spawn
-  // does not end this process by node's default action instead.
+  // A terminal's Ctrl-C and Ctrl-\ reach the namespaced process on their own.
   const terminal = [process.stdin, process.stdout, process.stderr].some((stream) => stream.isTTY)
-  let child: ReturnType<typeof spawn> | undefined
-  for (const name of FORWARDED_SIGNALS) {
-    process.on(name, () => {
-      if (!(terminal && TERMINAL_SIGNALS.has(name))) child?.kill(name)
-    })
-  }
-  child = spawn('unshare', command, {stdio: 'inherit', env})
+  const relay = relaySignals({passOn: (signal) => !(terminal && TERMINAL_SIGNALS.has(signal))})
+  const child = spawn('unshare', command, {stdio: 'inherit', env})
+  relay.attach(child)
 
   return new Promise<never>(() => {
     child.once('error', (error) => {

@@ -68,6 +68,16 @@ export async function readEnvironmentFile(path: string, host: HostEnvironment): 
   return parseEnvironmentFile(text, path, host)
 }
 
+/** KEY=VALUE entries as an environment object for a child process: later entries win, entries without a key are dropped. */
+export function environmentObject(env: readonly string[]): Record<string, string> {
+  const result: Record<string, string> = {}
+  for (const entry of env) {
+    const equals = entry.indexOf('=')
+    if (equals > 0) result[entry.slice(0, equals)] = entry.slice(equals + 1)
+  }
+  return result
+}
+
 /**
  * `base` with each of `overrides` replacing the entry of the same name in place,
  * or appended when the name is new: the order Docker gives the variables.

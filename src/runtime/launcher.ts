@@ -12,6 +12,7 @@ import {existsSync, promises as fs} from 'node:fs'
 import {constants} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {MydockerError, type ErrorCode} from '../errors.js'
+import {environmentObject} from './env.js'
 import {FORWARDED_SIGNALS, relaySignals} from './signals.js'
 
 /** A -v HOST:CONTAINER[:ro] bind mount. */
@@ -101,7 +102,6 @@ export interface LaunchResult {
   /** Set when the container directory could not be removed after the run. */
   cleanupError?: MydockerError
 }
-
 
 /** How the launcher ended, and whether it goes on to remove the container directory. */
 interface LauncherEnd {
@@ -194,24 +194,14 @@ function resourceArguments(resources: ResourceLimits): string[] {
   return args
 }
 
-/** The launcher's environment is the container's, exactly: KEY=VALUE entries, later ones win. */
-function environmentObject(env: readonly string[]): Record<string, string> {
-  const result: Record<string, string> = {}
-  for (const entry of env) {
-    const equals = entry.indexOf('=')
-    if (equals > 0) result[entry.slice(0, equals)] = entry.slice(equals + 1)
-  }
-
-  return result
-}
-
-function defaultLauncherPath(): string {
-  // Both src/runtime (tsx) and dist/runtime (built) sit two levels below the top.
-  return fileURLToPath(new URL('../../dist/native/launch', import.meta.url))
+/** The built native helper `name` (native/NAME.c): dist/native/NAME. */
+export function nativeHelperPath(name: 'launch' | 'enter'): string {
+  // src/runtime (tsx), dist/runtime and dist/fast (built) all sit two levels below the top.
+  return fileURLToPath(new URL(`../../dist/native/${name}`, import.meta.url))
 }
 
 async function runLauncher(spec: LaunchSpec): Promise<LauncherEnd> {
-  const launcherPath = spec.launcherPath ?? defaultLauncherPath()
+  const launcherPath = spec.launcherPath ?? nativeHelperPath('launch')
   if (spec.tty) {
     const {runInTerminal} = await import('./terminal.js')
     const result = await runInTerminal({

@@ -5,7 +5,14 @@
  */
 
 /** What a user sends a foreground command, and mydocker passes on. */
-export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2']
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
+  'SIGINT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGUSR1',
+  'SIGUSR2',
+]
 
 /** Anything signals can be passed to: a ChildProcess, a node-pty terminal. */
 export interface SignalTarget {
@@ -14,26 +21,32 @@ export interface SignalTarget {
 
 /** A relay from start to stop; see relaySignals. */
 export interface SignalRelay {
-  /** From now on signals go to `target`, and any that came before it go first. */
+  /** From now on the signals go to `target`. */
   attach(target: SignalTarget): void
   /** Stops listening; node's default actions apply again. */
   stop(): void
 }
 
+/** What relaySignals listens for, and which of those it passes on. */
+export interface RelayOptions {
+  /** FORWARDED_SIGNALS when absent. */
+  signals?: readonly NodeJS.Signals[]
+  /** False holds a signal back (a terminal's Ctrl-C, which reaches the target on its own). */
+  passOn?: (signal: NodeJS.Signals) => boolean
+}
+
 /**
- * Starts listening for `signals` before the helper exists, so one that arrives
- * while it is being started is passed on as soon as it is attached, instead of
- * ending mydocker by node's default action and leaving the helper's command to
- * run on unwatched. `passOn` may hold a signal back (a terminal's own Ctrl-C).
+ * Starts listening before the helper is spawned; attach it right after. node
+ * runs signal handlers from its event loop, never inside the spawn, so a signal
+ * that arrives while the helper starts goes to it, where it would otherwise end
+ * mydocker by node's default action and leave the helper's command unwatched.
  */
-export function relaySignals(signals: readonly NodeJS.Signals[] = FORWARDED_SIGNALS, passOn: (signal: NodeJS.Signals) => boolean = () => true): SignalRelay {
+export function relaySignals(options: RelayOptions = {}): SignalRelay {
+  const passOn = options.passOn ?? (() => true)
   let target: SignalTarget | undefined
-  const early: NodeJS.Signals[] = []
-  const handlers = signals.map((signal) => {
+  const handlers = (options.signals ?? FORWARDED_SIGNALS).map((signal) => {
     const handler = () => {
-      if (!passOn(signal)) return
-      if (target) target.kill(signal)
-      else early.push(signal)
+      if (passOn(signal)) target?.kill(signal)
     }
     process.on(signal, handler)
     return [signal, handler] as const
@@ -42,7 +55,6 @@ export function relaySignals(signals: readonly NodeJS.Signals[] = FORWARDED_SIGN
   return {
     attach(next) {
       target = next
-      for (const signal of early.splice(0)) next.kill(signal)
     },
     stop() {
       for (const [signal, handler] of handlers) process.off(signal, handler)

@@ -28,7 +28,7 @@ export interface TerminalRun {
  */
 export async function runInTerminal(run: TerminalRun): Promise<LaunchResult> {
   const pty = await import('node-pty')
-  const relay = relaySignals(run.forwardedSignals)
+  const relay = relaySignals({signals: run.forwardedSignals})
   let terminal: import('node-pty').IPty
   try {
     terminal = pty.spawn(run.launcherPath, run.args, {

@@ -6,9 +6,9 @@
  */
 import {spawn, type ChildProcess} from 'node:child_process'
 import {constants} from 'node:os'
-import {fileURLToPath} from 'node:url'
 import {conflict, invalidArgument, MydockerError} from '../errors.js'
-import {mergeEnvironment, parseEnvironmentOption, readEnvironmentFile} from '../runtime/env.js'
+import {environmentObject, mergeEnvironment, parseEnvironmentOption, readEnvironmentFile} from '../runtime/env.js'
+import {nativeHelperPath} from '../runtime/launcher.js'
 import {FORWARDED_SIGNALS, relaySignals} from '../runtime/signals.js'
 import type {Store} from '../store/store.js'
 import {containerProcesses, findContainer, isRunning, optionValue, type ContainerProcesses} from './containers.js'
@@ -47,7 +47,7 @@ export async function execInContainer(store: Store, request: ExecRequest): Promi
   const processes = runningProcesses(store, request.container)
   const args = enterArguments(processes, request)
   const env = await execEnvironment(processes, request)
-  const enterPath = request.enterPath ?? defaultEnterPath()
+  const enterPath = request.enterPath ?? nativeHelperPath('enter')
 
   if (request.tty) {
     const {runInTerminal} = await import('../runtime/terminal.js')
@@ -89,18 +89,7 @@ async function execEnvironment(processes: ContainerProcesses, request: ExecReque
     if (entry !== undefined) overrides.push(entry)
   }
 
-  const merged = mergeEnvironment(processes.environment, overrides)
-  const env: Record<string, string> = {}
-  for (const entry of merged) {
-    const equals = entry.indexOf('=')
-    if (equals > 0) env[entry.slice(0, equals)] = entry.slice(equals + 1)
-  }
-  return env
-}
-
-function defaultEnterPath(): string {
-  // Both src/service (tsx) and dist/service (built) sit two levels below the top.
-  return fileURLToPath(new URL('../../dist/native/enter', import.meta.url))
+  return environmentObject(mergeEnvironment(processes.environment, overrides))
 }
 
 function runEnter(enterPath: string, args: string[], env: Record<string, string>, interactive: boolean): Promise<number> {

@@ -5,7 +5,7 @@
  * changes nothing.
  */
 import {existsSync, readFileSync, readdirSync} from 'node:fs'
-import {lstat, readdir} from 'node:fs/promises'
+import {lstat} from 'node:fs/promises'
 import {release} from 'node:os'
 import {join} from 'node:path'
 import {runningRootless} from '../rootless/userns.js'
@@ -13,6 +13,7 @@ import {readSnapshotter} from '../snapshot/detect.js'
 import type {SnapshotKind} from '../snapshot/kind.js'
 import type {Store} from '../store/store.js'
 import {isRunning, listContainerRecords} from './containers.js'
+import {directorySize} from './system/leftovers.js'
 
 /** Bytes the store's parts take. */
 export interface StoreUsage {
@@ -81,7 +82,7 @@ async function storeUsage(store: Store): Promise<StoreUsage> {
   return {
     blobs: sum('SELECT SUM(size) AS total FROM blobs'),
     snapshots: sum('SELECT SUM(size) AS total FROM snapshots'),
-    containers: await regularFileBytes(store.paths.containers),
+    containers: await directorySize(store.paths.containers),
     index,
   }
 }
@@ -98,26 +99,6 @@ function snapshotterInfo(store: Store): SystemInfo['snapshotter'] {
 function snapshotKinds(store: Store): SnapshotKind[] {
   const rows = store.db.prepare('SELECT DISTINCT kind FROM snapshots ORDER BY kind').all() as Array<{kind: SnapshotKind}>
   return rows.map((row) => row.kind)
-}
-
-// Counts each inode once, so hard links inside a writable layer are not doubled.
-async function regularFileBytes(directory: string): Promise<number> {
-  const seen = new Set<number>()
-  let total = 0
-  const walk = async (path: string): Promise<void> => {
-    const entries = await readdir(path, {withFileTypes: true}).catch(() => [])
-    for (const entry of entries) {
-      const child = join(path, entry.name)
-      if (entry.isDirectory()) await walk(child)
-      else if (entry.isFile()) {
-        const stats = await lstat(child).catch(() => undefined)
-        if (stats && !seen.has(stats.ino)) total += stats.size
-        if (stats) seen.add(stats.ino)
-      }
-    }
-  }
-  await walk(directory)
-  return total
 }
 
 // v1 directories under /sys/fs/cgroup that are no resource controllers.

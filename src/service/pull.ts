@@ -16,7 +16,7 @@ import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import {PassThrough, Transform, type Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
-import {digestMismatch, fromSystemError, invalidArgument, isErrorCode, MydockerError, notFound, unsupported} from '../errors.js'
+import {digestMismatch, fromSystemError, invalidArgument, isErrorCode, isNoSpaceError, MydockerError, notFound, unsupported} from '../errors.js'
 import {chainIds} from '../image/chain.js'
 import {createDecompressor} from '../image/decompress.js'
 import {parseImageConfig, parseManifestOrIndex} from '../image/parse.js'
@@ -493,9 +493,7 @@ async function startFrom(kind: SnapshotterChoice['kind'], task: ResolvedLayer, t
 // A full disk shows as ENOSPC from a file write or SQLITE_FULL from the index;
 // either way the user reads "no space left on STORE". Other errors pass as they are.
 function asStoreError(error: unknown, store: Store, what: string): unknown {
-  const code = (error as {code?: unknown} | undefined)?.code
-  const full = code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL'
-  return full ? fromSystemError(error, what, store.paths.root) : error
+  return isNoSpaceError(error) ? fromSystemError(error, what, store.paths.root) : error
 }
 
 // Passes bytes through, reporting the running total now and then.

@@ -1,13 +1,14 @@
 /**
  * Running a container from a stored image.
  *
- * The warm path (image already stored) reads two index rows and one small blob,
- * and loads no HTTP or tar code: the pull service is imported only when the
- * image is missing or `--pull always` asks for it.
+ * The warm path (image already stored) looks the image up with one prepared
+ * join, records the container, reads one small blob, and loads no HTTP or tar
+ * code: the pull service is imported only when the image is missing or
+ * `--pull always` asks for it.
  */
 import {closeSync, mkdirSync, openSync, readSync} from 'node:fs'
 import {join} from 'node:path'
-import {corrupt, fromSystemError, invalidArgument, MydockerError, notFound} from '../errors.js'
+import {corrupt, fromSystemError, invalidArgument, MydockerError, notFound, REPAIR_HINT} from '../errors.js'
 import {parseImageConfig} from '../image/parse.js'
 import type {ImageConfig} from '../image/types.js'
 import {parseReference, storedName, type Reference} from '../reference/reference.js'
@@ -148,14 +149,14 @@ function readConfig(store: Store, image: RunnableImage): ImageConfig {
   } catch (error) {
     if (error instanceof MydockerError) throw error
     throw corrupt(`config ${image.configDigest} of ${image.name} cannot be read: ${(error as Error).message}`, {
-      hint: 'run `mydocker system check --repair`, then pull the image again',
+      hint: REPAIR_HINT,
     })
   }
   try {
     return parseImageConfig(body)
   } catch (error) {
     throw corrupt(`config ${image.configDigest} of ${image.name} is damaged: ${(error as Error).message}`, {
-      hint: 'run `mydocker system check --repair`, then pull the image again',
+      hint: REPAIR_HINT,
     })
   }
 }
@@ -191,8 +192,10 @@ async function launchSpec(store: Store, image: RunnableImage, config: ImageConfi
   } catch (error) {
     throw fromSystemError(error, `creating container directory ${containerDir}`, store.paths.root)
   }
+  // runc gets a root of its own, merged by writeBundle (run-runc.ts).
+  const root = flags.runtime === 'runc' ? {lowerDirs: []} : await rootSpec(store, image, containerDir)
   return {
-    ...(await rootSpec(store, image, containerDir)),
+    ...root,
     containerDir,
     ...processSpec,
     hostname: context.hostname,
@@ -217,11 +220,10 @@ async function launchSpec(store: Store, image: RunnableImage, config: ImageConfi
 async function rootSpec(store: Store, image: RunnableImage, containerDir: string): Promise<Pick<LaunchSpec, 'lowerDirs' | 'userXattr' | 'rootTree'>> {
   const ids = image.snapshotIds as number[]
   const top = ids[ids.length - 1]
-  const row = store.db.prepare('SELECT kind FROM snapshots WHERE id = ?').get(top) as {kind: string} | undefined
   const {readSnapshotter} = await import('../snapshot/detect.js')
   const choice = readSnapshotter(store.paths.root)
   const userXattr = choice?.userXattr ?? false
-  if (row?.kind !== 'flat') return {lowerDirs: ids.map((id) => store.snapshots.directory(id)).reverse(), userXattr}
+  if (image.topSnapshotKind !== 'flat') return {lowerDirs: ids.map((id) => store.snapshots.directory(id)).reverse(), userXattr}
 
   const lowerDirs = [store.snapshots.directory(top)]
   if (choice?.overlayMount !== false) return {lowerDirs, userXattr}

@@ -8,7 +8,7 @@
  * Callers serialise builds of one chain ID on its lock (locks.ts).
  */
 // fs.promises rather than node:fs/promises: see content/store.ts.
-import {mkdtempSync, promises as fs} from 'node:fs'
+import {mkdtempSync, promises as fs, readdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {fromSystemError} from '../errors.js'
 import type {Database} from '../store/database.js'
@@ -37,7 +37,7 @@ export const TEMPORARY_PREFIX = 'tmp-'
  * or undefined for a name in another form (made by an older mydocker).
  */
 export function temporaryOwner(name: string): {pid: number; start: string} | undefined {
-  const match = /^tmp-(\d+)-(\d+)-/.exec(name)
+  const match = new RegExp(`^${TEMPORARY_PREFIX}(\\d+)-(\\d+)-`).exec(name)
   return match ? {pid: Number(match[1]), start: match[2]} : undefined
 }
 
@@ -102,6 +102,20 @@ export class SnapshotStore {
       }
       return {id, ...snapshot}
     }).immediate()
+  }
+
+  /**
+   * Removes this process's own temporary build directories at once, for a
+   * signal handler about to exit; what it cannot remove `system prune` will.
+   */
+  discardOwnBuildsNow(): void {
+    try {
+      for (const name of readdirSync(this.paths.snapshots)) {
+        if (temporaryOwner(name)?.pid === process.pid) rmSync(join(this.paths.snapshots, name), {recursive: true, force: true})
+      }
+    } catch {
+      // Best effort, as the doc says.
+    }
   }
 
   /**

@@ -18,6 +18,7 @@ export const SCHEMA_VERSION = 1
 const BUSY_TIMEOUT_MS = 120_000
 
 export type Database = SqliteDatabase.Database
+export type Statement = SqliteDatabase.Statement
 
 const schemaPath = new URL('../../store-schema.sql', import.meta.url)
 

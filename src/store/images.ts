@@ -6,7 +6,7 @@
 import {writeFileSync, renameSync} from 'node:fs'
 import {notFound} from '../errors.js'
 import type {Platform} from '../image/types.js'
-import type {Database} from './database.js'
+import type {Database, Statement} from './database.js'
 import type {StorePaths} from './root.js'
 
 /** A layer of a stored image, bottom first. */
@@ -55,6 +55,8 @@ export interface RunnableImage {
   configDigest: string
   /** Snapshot ids, bottom layer first; null where a layer's snapshot is missing. */
   snapshotIds: Array<number | null>
+  /** The kind of the top layer's snapshot ('overlay' or 'flat'; see snapshot/kind.ts), when it is stored. */
+  topSnapshotKind?: string
 }
 
 const SUMMARY_QUERY = `
@@ -70,6 +72,8 @@ function toSummary({os, architecture, variant, ...rest}: SummaryRow): ImageSumma
 }
 
 export class ImageStore {
+  private runnableQuery?: Statement
+
   constructor(
     private readonly paths: StorePaths,
     private readonly db: Database,
@@ -135,17 +139,23 @@ export class ImageStore {
    * Undefined when the name is not stored.
    */
   runnable(name: string): RunnableImage | undefined {
-    const rows = this.db
-      .prepare(
-        `SELECT t.name, t.manifest_digest AS manifestDigest, m.config_digest AS configDigest, s.id AS snapshotId
-         FROM tags t
-         JOIN manifests m ON m.digest = t.manifest_digest
-         LEFT JOIN layers l ON l.manifest_digest = m.digest
-         LEFT JOIN snapshots s ON s.chain_id = l.chain_id
-         WHERE t.name = ?
-         ORDER BY l.position`,
-      )
-      .all(name) as Array<{name: string; manifestDigest: string; configDigest: string; snapshotId: number | null}>
+    // Prepared once: `run` asks twice (to find the image, then again as it claims it).
+    this.runnableQuery ??= this.db.prepare(
+      `SELECT t.name, t.manifest_digest AS manifestDigest, m.config_digest AS configDigest, s.id AS snapshotId, s.kind
+       FROM tags t
+       JOIN manifests m ON m.digest = t.manifest_digest
+       LEFT JOIN layers l ON l.manifest_digest = m.digest
+       LEFT JOIN snapshots s ON s.chain_id = l.chain_id
+       WHERE t.name = ?
+       ORDER BY l.position`,
+    )
+    const rows = this.runnableQuery.all(name) as Array<{
+      name: string
+      manifestDigest: string
+      configDigest: string
+      snapshotId: number | null
+      kind: string | null
+    }>
     if (rows.length === 0) return undefined
     const [first] = rows
     return {
@@ -153,6 +163,7 @@ export class ImageStore {
       manifestDigest: first.manifestDigest,
       configDigest: first.configDigest,
       snapshotIds: rows.map((row) => row.snapshotId),
+      topSnapshotKind: rows[rows.length - 1].kind ?? undefined,
     }
   }
 

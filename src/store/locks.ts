@@ -10,7 +10,7 @@
  * lock directory's inode); a waiter that finds the recorded process gone takes
  * the lock over at once.
  */
-import {mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {isProcessAlive, ownIdentity} from './process.js'
 
@@ -133,7 +133,6 @@ async function takeOverDeadLock(lockfile: LockModule, file: string): Promise<boo
 
   try {
     if (!isHeldByDeadProcess(file)) return false
-    const {rmdirSync} = await import('node:fs')
     unlinkSync(`${file}.owner`)
     rmdirSync(`${file}.lock`)
     return true

@@ -5,13 +5,20 @@
 import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
 
+/** Set (to the mapping kind) in the environment of a mydocker re-executed in its own user namespace (rootless). */
+export const USER_NAMESPACE_ENV = 'MYDOCKER_USERNS'
+
 /** Resolves the store root directory; the result is absolute. */
 export function resolveStoreRoot(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
   if (flag) return resolve(flag)
   if (env.MYDOCKER_ROOT) return resolve(env.MYDOCKER_ROOT)
   // Root inside mydocker's own user namespace (rootless) is still an ordinary user.
-  if (process.getuid?.() === 0 && env.MYDOCKER_USERNS === undefined) return '/var/lib/mydocker'
+  if (process.getuid?.() === 0 && env[USER_NAMESPACE_ENV] === undefined) return '/var/lib/mydocker'
+  return userStoreRoot(env)
+}
 
+/** The store root of an ordinary user: `$XDG_DATA_HOME/mydocker`, or `~/.local/share/mydocker`. */
+export function userStoreRoot(env: NodeJS.ProcessEnv): string {
   const dataHome = env.XDG_DATA_HOME || join(homedir(), '.local', 'share')
   return join(resolve(dataHome), 'mydocker')
 }

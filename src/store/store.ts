@@ -4,7 +4,7 @@
  */
 import {existsSync, mkdirSync, statSync, writeFileSync} from 'node:fs'
 import {ContentStore} from '../content/store.js'
-import {fromSystemError, MydockerError} from '../errors.js'
+import {fromSystemError, isNoSpaceError, MydockerError} from '../errors.js'
 import {SnapshotStore} from '../snapshot/store.js'
 import {openDatabase, type Database} from './database.js'
 import {ImageStore} from './images.js'
@@ -68,7 +68,7 @@ function initialiseLayout(paths: StorePaths): void {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EEXIST') continue
-      if (code === 'ENOSPC' || code === 'EDQUOT') throw error
+      if (isNoSpaceError(error)) throw error
       throw unusableRoot(paths.root, (error as Error).message)
     }
   }

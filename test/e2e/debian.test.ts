@@ -21,8 +21,7 @@ describe('a Debian bookworm image built with debootstrap', {skip: process.getuid
   })
 
   after(async () => {
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
     if (root) await rm(root, {recursive: true, force: true})
   })
 

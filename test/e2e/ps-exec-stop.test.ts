@@ -39,8 +39,7 @@ describe('ps, exec and stop', {skip: process.getuid?.() !== 0 && 'needs root'}, 
 
   after(async () => {
     for (const run of runs) run.kill()
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
     if (root) await rm(root, {recursive: true, force: true})
   })
 

@@ -6,7 +6,7 @@ import {mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
-import {binPath, diskUsage, mydocker, temporaryStore} from '../support/cli.js'
+import {binPath, diskUsage, mydocker, pullImages, temporaryStore} from '../support/cli.js'
 import {seedImages} from '../support/images.js'
 import {startRegistry, type RunningRegistry} from '../support/registry.js'
 
@@ -31,15 +31,11 @@ describe('mydocker pull, images, run and rm against a real registry', {skip: !is
     registry = await startRegistry()
     images = await seedImages(registry.host, ['busybox', 'explorer', 'whiteout'])
     root = await temporaryStore()
-    for (const image of Object.values(images)) {
-      const pulled = await run(['pull', image])
-      assert.equal(pulled.exitCode, 0, pulled.stderr)
-    }
+    await pullImages(Object.values(images), root)
   })
 
   after(async () => {
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
     if (root) await rm(root, {recursive: true, force: true})
   })
 

@@ -28,8 +28,7 @@ describe('pull and run traffic through a Docker Hub-like registry', {skip: proce
 
   after(async () => {
     await proxy?.stop()
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
     if (root) await rm(root, {recursive: true, force: true})
   })
 

@@ -22,8 +22,7 @@ describe('rm of an image in use', {skip: process.getuid?.() !== 0 && 'needs root
   })
 
   after(async () => {
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
     if (root) await rm(root, {recursive: true, force: true})
   })
 

@@ -2,7 +2,6 @@
 // Hub's Bearer token flow, tokens that expire, Basic as ECR asks, and the
 // promise that secrets never reach logs or errors.
 import assert from 'node:assert/strict'
-import {rm} from 'node:fs/promises'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {after, before, beforeEach, describe, it} from 'node:test'
 import {RegistryError} from '../../src/registry/client.js'
@@ -22,8 +21,7 @@ before(async () => {
 
 after(async () => {
   await proxy?.stop()
-  await registry?.stop()
-  if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+  await registry?.remove()
 })
 
 beforeEach(() => {

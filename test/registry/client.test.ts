@@ -1,7 +1,6 @@
 // The registry client against a real docker-registry, directly and through the
 // hub-proxy: manifests, blobs, errors.
 import assert from 'node:assert/strict'
-import {rm} from 'node:fs/promises'
 import {after, before, describe, it} from 'node:test'
 import {MediaType} from '../../src/image/types.js'
 import {RegistryError} from '../../src/registry/client.js'
@@ -20,8 +19,7 @@ before(async () => {
 
 after(async () => {
   await proxy?.stop()
-  await registry?.stop()
-  if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+  await registry?.remove()
 })
 
 describe('manifests', () => {

@@ -124,8 +124,7 @@ describe('login and logout', () => {
   })
   after(async () => {
     await proxy?.stop()
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
   })
 
   const config = {...defaultRegistryConfig(), certsDirectory: '/nonexistent'}

@@ -35,8 +35,7 @@ before(async () => {
 after(async () => {
   proxy?.server.close()
   tls?.server.close()
-  await registry?.stop()
-  if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+  await registry?.remove()
   await rm(directory, {recursive: true, force: true})
 })
 

@@ -2,7 +2,6 @@
 // with Retry-After, downloads cut half way (with and without Range support),
 // foreign layers, Docker Hub mirrors.
 import assert from 'node:assert/strict'
-import {rm} from 'node:fs/promises'
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {after, before, beforeEach, describe, it} from 'node:test'
@@ -23,8 +22,7 @@ before(async () => {
 
 after(async () => {
   await proxy?.stop()
-  await registry?.stop()
-  if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+  await registry?.remove()
 })
 
 beforeEach(() => {

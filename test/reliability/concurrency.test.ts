@@ -58,8 +58,7 @@ describe('many mydocker processes on one store at once', {skip: !isRoot && 'need
 
   after(async () => {
     await proxy?.stop()
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
     for (const root of roots) await rm(root, {recursive: true, force: true})
   })
 

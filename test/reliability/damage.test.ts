@@ -160,8 +160,7 @@ describe('system check finds damage on disk, and --repair lets the next pull fix
 
   after(async () => {
     await proxy?.stop()
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
     if (root) await rm(root, {recursive: true, force: true})
   })
 

@@ -138,8 +138,7 @@ describe('commands killed with SIGKILL, and what comes after', {skip: !isRoot &&
 
   after(async () => {
     await proxy?.stop()
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
     if (root) await rm(root, {recursive: true, force: true})
   })
 

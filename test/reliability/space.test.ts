@@ -35,8 +35,7 @@ describe('a store on a disk that fills up', {skip: !isRoot && 'needs root to mou
       execFileSync('umount', ['-l', mountPoint])
       await rm(mountPoint, {recursive: true, force: true})
     }
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
   })
 
   it('fails a pull that does not fit with 125 and "no space left on" naming the store', async () => {

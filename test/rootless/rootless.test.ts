@@ -164,8 +164,7 @@ describe('rootless mydocker as an ordinary user', {skip}, () => {
   })
 
   after(async () => {
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
     for (const directory of dataHomes) await rm(directory, {recursive: true, force: true})
   })
 

@@ -1,4 +1,5 @@
 // Runs the built mydocker CLI (bin/run.js) as a real process, the way users do.
+import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {mkdtemp} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
@@ -40,6 +41,14 @@ export function mydocker(args: string[], options: CliOptions): Promise<CliResult
       resolve({stdout, stderr, exitCode: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15)})
     })
   })
+}
+
+/** Pulls each of `images` into the store at `root`; an image that does not pull fails the test with mydocker's stderr. */
+export async function pullImages(images: string[], root: string): Promise<void> {
+  for (const image of images) {
+    const pulled = await mydocker(['pull', image], {root})
+    assert.equal(pulled.exitCode, 0, pulled.stderr)
+  }
 }
 
 /** A fresh, empty store directory. */

@@ -81,8 +81,7 @@ describe('the standard images', () => {
   })
 
   after(async () => {
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
   })
 
   it('are returned as references on the registry host', () => {

@@ -10,11 +10,13 @@ export interface RunningRegistry {
   port: number
   /**
    * Where the registry keeps its content; pass it again to restart over it.
-   * stop() leaves it in place; the caller removes it when done.
+   * stop() leaves it in place; remove() takes it away.
    */
   rootDirectory: string
   /** Stops the registry (SIGTERM, then SIGKILL after 5 s) and waits for it. */
   stop(): Promise<void>
+  /** Stops the registry, then removes rootDirectory: the end of a test file's registry. */
+  remove(): Promise<void>
 }
 
 /** Options of startRegistry. */
@@ -74,14 +76,20 @@ async function startOn(rootDirectory: string, port: number): Promise<RunningRegi
     throw error
   }
 
+  const stop = async () => {
+    process.off('exit', killOnExit)
+    await stopChild(child)
+    await removeConfig(configPath)
+  }
   return {
     host,
     port,
     rootDirectory,
-    async stop() {
-      process.off('exit', killOnExit)
-      await stopChild(child)
-      await removeConfig(configPath)
+    stop,
+    async remove() {
+      await stop()
+      const {rm} = await import('node:fs/promises')
+      await rm(rootDirectory, {recursive: true, force: true})
     },
   }
 }

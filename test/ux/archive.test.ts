@@ -38,8 +38,7 @@ describe('mydocker save and load', {skip: !isRoot && 'needs root to unpack layer
   })
 
   after(async () => {
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
     for (const store of stores) await rm(store, {recursive: true, force: true})
     if (work) await rm(work, {recursive: true, force: true})
   })

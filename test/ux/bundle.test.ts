@@ -52,8 +52,7 @@ describe('mydocker export-bundle', {skip: (!isRoot && 'needs root to copy owners
   })
 
   after(async () => {
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
     if (root) await rm(root, {recursive: true, force: true})
     if (work) await rm(work, {recursive: true, force: true})
   })

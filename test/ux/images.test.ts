@@ -6,7 +6,7 @@ import {rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {promisify} from 'node:util'
-import {mydocker, temporaryStore} from '../support/cli.js'
+import {mydocker, pullImages, temporaryStore} from '../support/cli.js'
 import {seedImages} from '../support/images.js'
 import {startRegistry, type RunningRegistry} from '../support/registry.js'
 
@@ -24,10 +24,7 @@ describe('mydocker images', {skip: !isRoot && 'needs root to unpack layers with 
     registry = await startRegistry()
     ;({busybox, explorer} = await seedImages(registry.host, ['busybox', 'explorer']))
     root = await temporaryStore()
-    for (const image of [busybox, explorer]) {
-      const pulled = await run(['pull', image])
-      assert.equal(pulled.exitCode, 0, pulled.stderr)
-    }
+    await pullImages([busybox, explorer], root)
     // A Docker Hub name, stored without reaching Docker Hub: load a docker archive tagged busybox:latest.
     const archive = join(root, 'hub.tar')
     await execFileAsync('skopeo', ['copy', '-q', `oci:${root}:${busybox}`, `docker-archive:${archive}:busybox:latest`])
@@ -37,8 +34,7 @@ describe('mydocker images', {skip: !isRoot && 'needs root to unpack layers with 
   })
 
   after(async () => {
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
     if (root) await rm(root, {recursive: true, force: true})
   })
 

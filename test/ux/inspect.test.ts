@@ -5,7 +5,7 @@ import {existsSync} from 'node:fs'
 import {rm} from 'node:fs/promises'
 import {release} from 'node:os'
 import {after, before, describe, it} from 'node:test'
-import {binPath, mydocker, temporaryStore} from '../support/cli.js'
+import {binPath, mydocker, pullImages, temporaryStore} from '../support/cli.js'
 import {seedImages} from '../support/images.js'
 import {startRegistry, type RunningRegistry} from '../support/registry.js'
 
@@ -27,15 +27,11 @@ describe('mydocker inspect, history and info', {skip: !isRoot && 'needs root to 
     registry = await startRegistry()
     ;({busybox, explorer} = await seedImages(registry.host, ['busybox', 'explorer']))
     root = await temporaryStore()
-    for (const image of [busybox, explorer]) {
-      const pulled = await run(['pull', image])
-      assert.equal(pulled.exitCode, 0, pulled.stderr)
-    }
+    await pullImages([busybox, explorer], root)
   })
 
   after(async () => {
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
     if (root) await rm(root, {recursive: true, force: true})
   })
 

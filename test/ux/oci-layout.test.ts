@@ -32,8 +32,7 @@ describe('the store as an OCI image layout', {skip: !isRoot && 'needs root to un
   })
 
   after(async () => {
-    await registry?.stop()
-    if (registry) await rm(registry.rootDirectory, {recursive: true, force: true})
+    await registry?.remove()
     if (root) await rm(root, {recursive: true, force: true})
   })
 
